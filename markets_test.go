@@ -1,0 +1,88 @@
+package mpesa
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestMarkets(t *testing.T) {
+	t.Parallel()
+	want := map[Market][4]string{
+		MarketGhana:      {"GHA", "GHS", "233", "vodafoneGHA"},
+		MarketTanzania:   {"TZN", "TZS", "255", "vodacomTZN"},
+		MarketLesotho:    {"LES", "LSL", "266", "vodacomLES"},
+		MarketDRC:        {"DRC", "USD", "243", "vodacomDRC"},
+		MarketMozambique: {"MOZ", "MZN", "258", "vodacomMOZ"},
+	}
+	assert.Len(t, Markets(), len(want))
+	for _, m := range Markets() {
+		w := want[m]
+		assert.True(t, m.Valid(), m)
+		assert.Equal(t, w[0], m.Country(), m)
+		assert.Equal(t, w[1], m.Currency(), m)
+		assert.Equal(t, w[2], m.CallingCode(), m)
+		assert.Equal(t, w[3], string(m))
+		assert.NotEmpty(t, m.Name())
+	}
+	assert.False(t, Market("safaricomKEN").Valid())
+	assert.Equal(t, "", Market("x").Country())
+}
+
+func TestEndpointURLs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		g    Gateway
+		env  Environment
+		m    Market
+		base string
+		api  API
+		want string
+	}{
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIGetSession, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/getSession/"},
+		{GatewayOpenAPI, Production, MarketTanzania, "", APIC2B, "https://openapi.m-pesa.com/openapi/ipg/v2/vodacomTZN/c2bPayment/singleStage/"},
+		{GatewayOpenAPI, Sandbox, MarketLesotho, "", APIB2C, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodacomLES/b2cPayment/"},
+		{GatewayOpenAPI, Sandbox, MarketDRC, "", APIB2B, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodacomDRC/b2bPayment/"},
+		{GatewayOpenAPI, Sandbox, MarketMozambique, "", APIReversal, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodacomMOZ/reversal/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APITransactionStatus, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/queryTransactionStatus/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIDirectDebitCreate, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/directDebitCreation/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIDirectDebitPayment, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/directDebitPayment/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIDirectDebitQuery, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/queryDirectDebit/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIDirectDebitCancel, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/directDebitCancel/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "", APIBeneficiaryName, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodafoneGHA/queryBeneficiaryName/"},
+		{GatewayOpenAPI, Sandbox, MarketGhana, "http://127.0.0.1:8080/proxy", APIC2B, "http://127.0.0.1:8080/proxy/sandbox/ipg/v2/vodafoneGHA/c2bPayment/singleStage/"},
+
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APIC2B, "https://api.sandbox.vm.co.mz:18352/ipg/v1x/c2bPayment/singleStage/"},
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APIB2C, "https://api.sandbox.vm.co.mz:18345/ipg/v1x/b2cPayment/"},
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APIB2B, "https://api.sandbox.vm.co.mz:18349/ipg/v1x/b2bPayment/"},
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APITransactionStatus, "https://api.sandbox.vm.co.mz:18353/ipg/v1x/queryTransactionStatus/"},
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APIReversal, "https://api.sandbox.vm.co.mz:18354/ipg/v1x/reversal/"},
+		{GatewayMozambique, Sandbox, MarketMozambique, "", APIBeneficiaryName, "https://api.sandbox.vm.co.mz:19323/ipg/v1x/queryCustomerName/"},
+		{GatewayMozambique, Production, MarketMozambique, "", APIC2B, "https://api.vm.co.mz:18352/ipg/v1x/c2bPayment/singleStage/"},
+		{GatewayMozambique, Production, MarketMozambique, "https://mz-proxy.internal", APIReversal, "https://mz-proxy.internal/ipg/v1x/reversal/"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, endpointURL(tt.g, tt.env, tt.m, tt.base, tt.api))
+	}
+}
+
+func TestAPIsOfferedPerGateway(t *testing.T) {
+	t.Parallel()
+	for a := API(1); a < apiCount; a++ {
+		assert.True(t, a.offeredBy(GatewayOpenAPI), a)
+		assert.NotEmpty(t, a.Method(), a)
+	}
+	for _, a := range []API{APIGetSession, APIDirectDebitCreate, APIDirectDebitPayment, APIDirectDebitQuery, APIDirectDebitCancel} {
+		assert.False(t, a.offeredBy(GatewayMozambique), a)
+	}
+	for _, a := range []API{APIC2B, APIB2C, APIB2B, APIReversal, APITransactionStatus, APIBeneficiaryName} {
+		assert.True(t, a.offeredBy(GatewayMozambique), a)
+	}
+	assert.Equal(t, "PUT", APIReversal.Method())
+	assert.Equal(t, "PUT", APIDirectDebitCancel.Method())
+	assert.Equal(t, "GET", APIDirectDebitQuery.Method())
+	assert.Equal(t, "api(99)", API(99).String())
+	assert.Equal(t, "openapi-v2", GatewayOpenAPI.String())
+	assert.Equal(t, "mozambique-v1x", GatewayMozambique.String())
+	assert.Equal(t, "production", Production.String())
+}
