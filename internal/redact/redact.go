@@ -1,0 +1,125 @@
+// Package redact removes what must not reach a log line or an error string:
+// secrets, full phone numbers, control characters.
+package redact
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Mask is what stands in for a removed secret.
+const Mask = "[REDACTED]"
+
+// MSISDN masks a phone number so that it can be told apart from others in a
+// log without being usable: the first three and the last three digits stay
+// ("255******111"). Values of six characters or fewer are masked whole.
+func MSISDN(s string) string {
+	if len(s) <= 6 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:3] + strings.Repeat("*", len(s)-6) + s[len(s)-3:]
+}
+
+// minDigitRun is the shortest run of digits Text treats as a phone number.
+// The shortest MSISDN of the served markets is 11 digits (266 + 8); national
+// forms start at 8 ("84 333 0333" without spaces is 9). Conversation and
+// transaction IDs rarely hold eight digits in a row; dates hold exactly
+// eight, so the limit is nine.
+const minDigitRun = 9
+
+// Text makes gateway-supplied free text safe for an error string: runs of
+// nine or more digits (a phone number) are masked with MSISDN, control
+// characters become spaces and invalid UTF-8 is replaced.
+func Text(s string) string {
+	if s == "" {
+		return s
+	}
+	clean := true
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			run++
+			if run >= minDigitRun {
+				clean = false
+				break
+			}
+			continue
+		}
+		run = 0
+		if c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	flush := func(digits string) {
+		if len(digits) >= minDigitRun {
+			b.WriteString(MSISDN(digits))
+		} else {
+			b.WriteString(digits)
+		}
+	}
+	start := -1
+	for i, r := range s {
+		if r >= '0' && r <= '9' {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			flush(s[start:i])
+			start = -1
+		}
+		switch {
+		case r == utf8.RuneError:
+			b.WriteRune(utf8.RuneError)
+		case unicode.IsControl(r):
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if start >= 0 {
+		flush(s[start:])
+	}
+	return b.String()
+}
+
+// Excerpt returns at most n bytes from the start of body, cut at a rune
+// boundary, with every secret replaced by Mask and the rest made safe by
+// Text. Whitespace runs collapse to one space so that an HTML page reads as
+// one line.
+func Excerpt(body []byte, n int, secrets ...string) string {
+	// Take a little more than n so that a secret cut by the limit is
+	// still recognised and removed.
+	limit := n
+	for _, s := range secrets {
+		limit = max(limit, n+len(s))
+	}
+	if len(body) > limit {
+		body = body[:limit]
+	}
+	s := string(body)
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, Mask)
+		}
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	s = Text(s)
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
