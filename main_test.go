@@ -1,0 +1,5 @@
+package mpesa
+
+import "flag"
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
