@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/mpesa-go/mpesa/internal/redact"
+	"github.com/mpesa-go/mpesa/internal/validate"
 	"github.com/mpesa-go/mpesa/internal/wire"
 )
 
@@ -111,6 +112,12 @@ type Client struct {
 	backoffMax       time.Duration
 	activationWindow time.Duration
 
+	// Request defaults.
+	serviceProviderCode string
+	initiatorID         string
+	reconcileBase       time.Duration
+	reconcileMax        time.Duration
+
 	// cred and sessions are pointers so that printing a Client value with
 	// %v shows addresses, never a secret.
 	cred     *credentials
@@ -125,6 +132,8 @@ type credentials struct {
 	pub    *rsa.PublicKey
 	// keyAuthz is "Bearer " + base64(RSA(API key)), computed once.
 	keyAuthz []string
+	// securityCredential is the Mozambique reversal credential.
+	securityCredential Secret
 }
 
 func (*credentials) String() string   { return redact.Mask }
@@ -192,6 +201,12 @@ type settings struct {
 	userAgent        string
 	sessionLifetime  time.Duration
 	activationWindow time.Duration
+
+	serviceProviderCode string
+	initiatorID         string
+	securityCredential  Secret
+	reconcileBase       time.Duration
+	reconcileMax        time.Duration
 }
 
 func optionError(name, format string, args ...any) error {
@@ -236,7 +251,7 @@ func WithEnvironment(e Environment) Option {
 // "CDF" for DR Congo francs). Requests may still set their own.
 func WithCurrency(code string) Option {
 	return func(s *settings) error {
-		if !isLetters(code, 1, 3) {
+		if !validate.Letters(code, 1, 3) {
 			return optionError("WithCurrency", "%q is not 1 to 3 letters", code)
 		}
 		s.currency = code
@@ -412,6 +427,46 @@ func WithSessionActivation(d time.Duration) Option {
 	}
 }
 
+// WithServiceProviderCode sets the shortcode requests use when they leave
+// theirs empty: the ServiceProviderCode of C2B, B2C, reversal, status,
+// direct debit and name queries, and the PrimaryPartyCode of B2B.
+func WithServiceProviderCode(code string) Option {
+	return func(s *settings) error {
+		if !validate.Alnum(code, 4, 12) {
+			return optionError("WithServiceProviderCode", "%q is not 4 to 12 letters or digits", code)
+		}
+		s.serviceProviderCode = code
+		return nil
+	}
+}
+
+// WithInitiator sets the initiator identifier and security credential that
+// Mozambique reversals need (input_InitiatorIdentifier,
+// input_SecurityCredential) when a ReversalRequest leaves them empty. Both
+// are issued by Vodacom. The credential is kept as a Secret.
+func WithInitiator(identifier string, credential Secret) Option {
+	return func(s *settings) error {
+		if identifier == "" || credential == "" || !isHeaderValue(identifier) || !isHeaderValue(string(credential)) {
+			return optionError("WithInitiator", "identifier and credential must both be set, without control characters")
+		}
+		s.initiatorID, s.securityCredential = identifier, credential
+		return nil
+	}
+}
+
+// WithReconcileBackoff sets the wait between the status queries of
+// Reconcile: first wait, doubling up to max, with jitter. Defaults 2s and
+// 30s.
+func WithReconcileBackoff(first, max time.Duration) Option {
+	return func(s *settings) error {
+		if first <= 0 || max < first {
+			return optionError("WithReconcileBackoff", "want 0 < first <= max, got first %v, max %v", first, max)
+		}
+		s.reconcileBase, s.reconcileMax = first, max
+		return nil
+	}
+}
+
 // NewClient returns a client that authenticates with apiKey. Without options
 // it speaks to the OpenAPI sandbox, which also needs WithMarket:
 //
@@ -434,6 +489,8 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		backoffMax:       DefaultMaxRetryBackoff,
 		sessionLifetime:  DefaultSessionLifetime,
 		activationWindow: DefaultSessionActivation,
+		reconcileBase:    2 * time.Second,
+		reconcileMax:     30 * time.Second,
 	}
 	var errs []error
 	if strings.TrimSpace(apiKey) == "" {
@@ -504,7 +561,13 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		backoffBase:      s.backoffBase,
 		backoffMax:       s.backoffMax,
 		activationWindow: s.activationWindow,
-		now:              time.Now,
+
+		serviceProviderCode: s.serviceProviderCode,
+		initiatorID:         s.initiatorID,
+		reconcileBase:       s.reconcileBase,
+		reconcileMax:        s.reconcileMax,
+
+		now: time.Now,
 	}
 	for a := API(1); a < apiCount; a++ {
 		if a.offeredBy(c.gateway) {
@@ -522,7 +585,8 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mpesa: apiKey: %w", err)
 	}
-	c.cred = &credentials{apiKey: apiKey, pub: s.publicKey, keyAuthz: []string{"Bearer " + bearer}}
+	c.cred = &credentials{apiKey: apiKey, pub: s.publicKey, keyAuthz: []string{"Bearer " + bearer},
+		securityCredential: s.securityCredential}
 	if c.gateway == GatewayOpenAPI {
 		c.sessions = newSessionCache(c, s.sessionLifetime, s.activationWindow)
 	}
@@ -970,7 +1034,7 @@ func (c *Client) interpret(api API, ref string, status int, data []byte, readErr
 
 // secrets returns the values no excerpt may contain.
 func (c *Client) secrets() []string {
-	s := []string{c.cred.apiKey, strings.TrimPrefix(c.cred.keyAuthz[0], "Bearer ")}
+	s := []string{c.cred.apiKey, strings.TrimPrefix(c.cred.keyAuthz[0], "Bearer "), string(c.cred.securityCredential)}
 	if c.sessions != nil {
 		s = append(s, c.sessions.secrets()...)
 	}
@@ -995,19 +1059,6 @@ func scrubURLError(err error) error {
 		return &url.Error{Op: ue.Op, URL: ue.URL[:i], Err: ue.Err}
 	}
 	return err
-}
-
-func isLetters(s string, minLen, maxLen int) bool {
-	if len(s) < minLen || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20
-		if c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	return true
 }
 
 func isHeaderValue(s string) bool {
