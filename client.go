@@ -705,8 +705,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // decodes, and retries within the rules documented on Client. ref is the
 // caller's reference, put into every error.
 func (c *Client) do(ctx context.Context, api API, params []wire.Param, ref string) (*wireOutput, error) {
-	if !api.offeredBy(c.gateway) {
-		return nil, c.newError(api, ref, ErrNotSupported, nil)
+	if err := c.unsupported(api, ref); err != nil {
+		return nil, err
 	}
 	method := api.Method()
 	target := c.urls[api]
@@ -774,6 +774,15 @@ func (c *Client) do(ctx context.Context, api API, params []wire.Param, ref strin
 		c.notRetrying(ctx, e, attempt, e.finalReason())
 		return nil, e
 	}
+}
+
+// unsupported returns an error matching ErrNotSupported when the client's
+// gateway does not offer api.
+func (c *Client) unsupported(api API, ref string) error {
+	if api.offeredBy(c.gateway) {
+		return nil
+	}
+	return c.newError(api, ref, ErrNotSupported, nil)
 }
 
 // authorization returns the Authorization header value for a call of api and

@@ -1,0 +1,460 @@
+package mpesa
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/mpesa-go/mpesa/internal/validate"
+)
+
+// Direct debits are offered by OpenAPI v2 only; on the Mozambique gateway
+// every method here returns ErrNotSupported without any I/O.
+//
+// A mandate is the customer's standing permission for the business to debit
+// them. DirectDebitCreate asks for it, DirectDebitPayment collects under it,
+// DirectDebitQuery checks it (and optionally the customer's balance) and
+// DirectDebitCancel ends it.
+
+// Frequency is how often a mandate may be collected (input_Frequency).
+type Frequency string
+
+// The documented frequencies.
+const (
+	FrequencyOnceOff    Frequency = "01"
+	FrequencyDaily      Frequency = "02"
+	FrequencyWeekly     Frequency = "03"
+	FrequencyMonthly    Frequency = "04"
+	FrequencyQuarterly  Frequency = "05"
+	FrequencyHalfYearly Frequency = "06"
+	FrequencyYearly     Frequency = "07"
+	FrequencyOnDemand   Frequency = "08"
+)
+
+// Valid reports whether f is one of the documented frequencies.
+func (f Frequency) Valid() bool {
+	return len(f) == 2 && f >= FrequencyOnceOff && f <= FrequencyOnDemand
+}
+
+// allowsDayRange reports whether the mandate may restrict collection to a
+// range of days in the month: monthly, quarterly, half-yearly and yearly.
+func (f Frequency) allowsDayRange() bool { return f >= FrequencyMonthly && f <= FrequencyYearly }
+
+// DirectDebitCreateRequest asks a customer for a direct debit mandate.
+type DirectDebitCreateRequest struct {
+	// CustomerMSISDN is the customer to be debited, with country code.
+	CustomerMSISDN string
+	// ServiceProviderCode is the shortcode credited; default
+	// WithServiceProviderCode.
+	ServiceProviderCode string
+	// MandateReference is your reference of the mandate
+	// (input_ThirdPartyReference), 1 to 32 letters and digits.
+	MandateReference string
+	// ThirdPartyConversationID is the reference of this request; generated
+	// when empty.
+	ThirdPartyConversationID string
+	// AgreedTC records that the customer agreed to the terms and
+	// conditions (input_AgreedTC 1 or 0).
+	AgreedTC bool
+	// Frequency is optional. Without it FirstPaymentDate, StartRangeOfDays
+	// and EndRangeOfDays must be empty. With once-off, daily, weekly or on
+	// demand, FirstPaymentDate is required and the day range must be empty.
+	// With monthly, quarterly, half-yearly or yearly, FirstPaymentDate is
+	// required and the day range optional.
+	Frequency Frequency
+	// FirstPaymentDate and ExpiryDate are YYYYMMDD calendar dates; the
+	// mandate may not expire before its first payment.
+	FirstPaymentDate string
+	ExpiryDate       string
+	// StartRangeOfDays and EndRangeOfDays are days of the month, "01" to
+	// "31", start not after end.
+	StartRangeOfDays string
+	EndRangeOfDays   string
+	// Country defaults to the client's market.
+	Country string
+}
+
+// DirectDebitCreateResponse is the answer to DirectDebitCreate.
+type DirectDebitCreateResponse struct {
+	ConversationID           string
+	ThirdPartyConversationID string
+	ResponseCode             string
+	ResponseDesc             string
+	// TransactionReference is the platform's reference of the mandate.
+	TransactionReference string
+	// MsisdnToken identifies the customer in later direct debit calls
+	// without their number. Only on success.
+	MsisdnToken string
+	// MandateID is the platform's ID of the mandate.
+	MandateID string
+}
+
+// DirectDebitCreate asks the customer for a mandate (POST
+// directDebitCreation/).
+func (c *Client) DirectDebitCreate(ctx context.Context, req DirectDebitCreateRequest) (*DirectDebitCreateResponse, error) {
+	if err := c.unsupported(APIDirectDebitCreate, req.ThirdPartyConversationID); err != nil {
+		return nil, err
+	}
+	ref := referenceOrNew(req.ThirdPartyConversationID)
+	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
+	country := orDefault(req.Country, c.market.Country())
+	k := checker{api: APIDirectDebitCreate}
+	k.msisdn(c.gateway, "CustomerMSISDN", req.CustomerMSISDN)
+	k.shortcode("ServiceProviderCode", spc)
+	k.alnum("MandateReference", req.MandateReference, 32)
+	k.reference("ThirdPartyConversationID", ref, 40)
+	k.country("Country", country)
+	checkMandateSchedule(&k, req)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	agreed := "0"
+	if req.AgreedTC {
+		agreed = "1"
+	}
+	var p params
+	p.add("input_AgreedTC", agreed)
+	p.add("input_Country", country)
+	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
+	p.addOptional("input_EndRangeOfDays", req.EndRangeOfDays)
+	p.addOptional("input_ExpiryDate", req.ExpiryDate)
+	p.addOptional("input_FirstPaymentDate", req.FirstPaymentDate)
+	p.addOptional("input_Frequency", string(req.Frequency))
+	p.add("input_ServiceProviderCode", spc)
+	p.addOptional("input_StartRangeOfDays", req.StartRangeOfDays)
+	p.add("input_ThirdPartyConversationID", ref)
+	p.add("input_ThirdPartyReference", req.MandateReference)
+	out, err := c.do(ctx, APIDirectDebitCreate, p.sorted(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectDebitCreateResponse{
+		ConversationID:           string(out.ConversationID),
+		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ResponseCode:             string(out.ResponseCode),
+		ResponseDesc:             string(out.ResponseDesc),
+		TransactionReference:     string(out.TransactionReference),
+		MsisdnToken:              string(out.MsisdnToken),
+		MandateID:                string(out.MandateID),
+	}, nil
+}
+
+// checkMandateSchedule applies the frequency rules of the portal's "Direct
+// Debit Create" page (SPEC-NOTES §3.8).
+func checkMandateSchedule(k *checker, req DirectDebitCreateRequest) {
+	first, firstOK := checkDate(k, "FirstPaymentDate", req.FirstPaymentDate)
+	expiry, expiryOK := checkDate(k, "ExpiryDate", req.ExpiryDate)
+	if firstOK && expiryOK && expiry.Before(first) {
+		k.fail("ExpiryDate", "must not be before FirstPaymentDate", req.ExpiryDate)
+	}
+	startOK := checkDay(k, "StartRangeOfDays", req.StartRangeOfDays)
+	endOK := checkDay(k, "EndRangeOfDays", req.EndRangeOfDays)
+	if startOK && endOK && req.StartRangeOfDays != "" && req.EndRangeOfDays != "" && req.StartRangeOfDays > req.EndRangeOfDays {
+		k.fail("EndRangeOfDays", "must not be before StartRangeOfDays", req.EndRangeOfDays)
+	}
+	hasRange := req.StartRangeOfDays != "" || req.EndRangeOfDays != ""
+	switch f := req.Frequency; {
+	case f == "":
+		if req.FirstPaymentDate != "" {
+			k.fail("FirstPaymentDate", "must be empty when Frequency is not set", req.FirstPaymentDate)
+		}
+		if hasRange {
+			k.fail("StartRangeOfDays", "and EndRangeOfDays must be empty when Frequency is not set", req.StartRangeOfDays+"-"+req.EndRangeOfDays)
+		}
+	case !f.Valid():
+		k.fail("Frequency", "must be 01 (once off) to 08 (on demand)", string(f))
+	default:
+		k.require("FirstPaymentDate", req.FirstPaymentDate)
+		if hasRange && !f.allowsDayRange() {
+			k.fail("StartRangeOfDays", "and EndRangeOfDays must be empty for once-off, daily, weekly and on-demand mandates", req.StartRangeOfDays+"-"+req.EndRangeOfDays)
+		}
+	}
+}
+
+func checkDate(k *checker, field, v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, false
+	}
+	d, ok := validate.Date(v)
+	if !ok {
+		k.fail(field, "must be a calendar date YYYYMMDD", v)
+	}
+	return d, ok
+}
+
+func checkDay(k *checker, field, v string) bool {
+	if v != "" && !validate.Day(v) {
+		k.fail(field, "must be a day of the month, 01 to 31", v)
+		return false
+	}
+	return true
+}
+
+// mandateParty holds the fields that identify the customer and mandate in
+// payment, query and cancel: the MSISDN or its token (at least one; both
+// allowed if they match), the mandate reference, and optionally the ID.
+type mandateParty struct {
+	CustomerMSISDN   string
+	MsisdnToken      string
+	MandateReference string
+	MandateID        string
+}
+
+func (m mandateParty) check(c *Client, k *checker) {
+	if m.CustomerMSISDN == "" && m.MsisdnToken == "" {
+		k.fail("CustomerMSISDN", "or MsisdnToken is required", "")
+	}
+	if m.CustomerMSISDN != "" {
+		k.msisdn(c.gateway, "CustomerMSISDN", m.CustomerMSISDN)
+	}
+	if m.MsisdnToken != "" && !validate.Token(m.MsisdnToken) {
+		k.fail("MsisdnToken", "must be 1 to 26 letters, digits, '_', ' ' or '='", m.MsisdnToken)
+	}
+	k.alnum("MandateReference", m.MandateReference, 32)
+	if m.MandateID != "" && !validate.Digits(m.MandateID, 1, 12) {
+		k.fail("MandateID", "must be 1 to 12 digits", m.MandateID)
+	}
+}
+
+func (m mandateParty) add(p *params) {
+	p.addOptional("input_CustomerMSISDN", m.CustomerMSISDN)
+	p.addOptional("input_MandateID", m.MandateID)
+	p.addOptional("input_MsisdnToken", m.MsisdnToken)
+	p.add("input_ThirdPartyReference", m.MandateReference)
+}
+
+// DirectDebitPaymentRequest collects a payment under a mandate.
+type DirectDebitPaymentRequest struct {
+	// CustomerMSISDN or MsisdnToken (from DirectDebitCreate) identifies the
+	// customer; at least one, both if they match.
+	CustomerMSISDN string
+	MsisdnToken    string
+	// MandateReference is the mandate's reference as created, MandateID
+	// optionally its platform ID.
+	MandateReference string
+	MandateID        string
+	// Amount is a decimal string greater than zero.
+	Amount string
+	// ServiceProviderCode defaults to WithServiceProviderCode.
+	ServiceProviderCode string
+	// ThirdPartyConversationID is this payment's reference and idempotency
+	// key; generated when empty.
+	ThirdPartyConversationID string
+	// Country and Currency default to the client's market and currency.
+	Country  string
+	Currency string
+}
+
+// DirectDebitPaymentResponse is the answer to DirectDebitPayment.
+type DirectDebitPaymentResponse struct {
+	ConversationID           string
+	TransactionID            string
+	ThirdPartyConversationID string
+	ResponseCode             string
+	ResponseDesc             string
+	MsisdnToken              string
+}
+
+// Async reports whether the answer was the asynchronous one.
+func (r *DirectDebitPaymentResponse) Async() bool { return r.TransactionID == "" }
+
+// DirectDebitPayment collects a payment under a mandate, without customer
+// interaction (POST directDebitPayment/). It moves money: the retry rules of
+// payments apply.
+func (c *Client) DirectDebitPayment(ctx context.Context, req DirectDebitPaymentRequest) (*DirectDebitPaymentResponse, error) {
+	if err := c.unsupported(APIDirectDebitPayment, req.ThirdPartyConversationID); err != nil {
+		return nil, err
+	}
+	ref := referenceOrNew(req.ThirdPartyConversationID)
+	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
+	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
+	k := checker{api: APIDirectDebitPayment}
+	party.check(c, &k)
+	k.amount("Amount", req.Amount)
+	k.shortcode("ServiceProviderCode", spc)
+	k.reference("ThirdPartyConversationID", ref, 40)
+	country, currency := c.marketFields(&k, req.Country, req.Currency)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	var p params
+	party.add(&p)
+	p.add("input_Amount", req.Amount)
+	p.add("input_Country", country)
+	p.add("input_Currency", currency)
+	p.add("input_ServiceProviderCode", spc)
+	p.add("input_ThirdPartyConversationID", ref)
+	out, err := c.do(ctx, APIDirectDebitPayment, p.sorted(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectDebitPaymentResponse{
+		ConversationID:           string(out.ConversationID),
+		TransactionID:            string(out.TransactionID),
+		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ResponseCode:             string(out.ResponseCode),
+		ResponseDesc:             string(out.ResponseDesc),
+		MsisdnToken:              string(out.MsisdnToken),
+	}, nil
+}
+
+// DirectDebitQueryRequest checks a mandate and, optionally, whether the
+// customer's balance covers an amount.
+type DirectDebitQueryRequest struct {
+	CustomerMSISDN   string
+	MsisdnToken      string
+	MandateReference string
+	MandateID        string
+	// QueryBalanceAmount asks whether the customer's balance covers
+	// BalanceAmount, which is then required.
+	QueryBalanceAmount bool
+	BalanceAmount      string
+	// ServiceProviderCode defaults to WithServiceProviderCode.
+	ServiceProviderCode string
+	// ThirdPartyConversationID is this query's reference; generated when
+	// empty.
+	ThirdPartyConversationID string
+	// Country and Currency default to the client's market and currency.
+	Country  string
+	Currency string
+}
+
+// DirectDebitQueryResponse is the answer to DirectDebitQuery.
+type DirectDebitQueryResponse struct {
+	ConversationID           string
+	ThirdPartyConversationID string
+	ResponseCode             string
+	ResponseDesc             string
+	TransactionReference     string
+	MsisdnToken              string
+	MandateID                string
+	// MandateStatus and AccountStatus are as the platform states them
+	// ("Active").
+	MandateStatus string
+	AccountStatus string
+	// SufficientBalance answers QueryBalanceAmount.
+	SufficientBalance bool
+	FirstPaymentDate  string
+	Frequency         Frequency
+	PaymentDayFrom    string
+	PaymentDayTo      string
+	ExpiryDate        string
+}
+
+// DirectDebitQuery reads a mandate (GET queryDirectDebit/).
+func (c *Client) DirectDebitQuery(ctx context.Context, req DirectDebitQueryRequest) (*DirectDebitQueryResponse, error) {
+	if err := c.unsupported(APIDirectDebitQuery, req.ThirdPartyConversationID); err != nil {
+		return nil, err
+	}
+	ref := referenceOrNew(req.ThirdPartyConversationID)
+	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
+	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
+	k := checker{api: APIDirectDebitQuery}
+	party.check(c, &k)
+	if req.QueryBalanceAmount {
+		k.amount("BalanceAmount", req.BalanceAmount)
+	} else {
+		k.optionalAmount("BalanceAmount", req.BalanceAmount)
+	}
+	k.shortcode("ServiceProviderCode", spc)
+	k.reference("ThirdPartyConversationID", ref, 40)
+	country, currency := c.marketFields(&k, req.Country, req.Currency)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	query := "False"
+	if req.QueryBalanceAmount {
+		query = "True"
+	}
+	var p params
+	party.add(&p)
+	p.addOptional("input_BalanceAmount", req.BalanceAmount)
+	p.add("input_Country", country)
+	p.add("input_Currency", currency)
+	p.add("input_QueryBalanceAmount", query)
+	p.add("input_ServiceProviderCode", spc)
+	p.add("input_ThirdPartyConversationID", ref)
+	out, err := c.do(ctx, APIDirectDebitQuery, p.sorted(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectDebitQueryResponse{
+		ConversationID:           string(out.ConversationID),
+		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ResponseCode:             string(out.ResponseCode),
+		ResponseDesc:             string(out.ResponseDesc),
+		TransactionReference:     string(out.TransactionReference),
+		MsisdnToken:              string(out.MsisdnToken),
+		MandateID:                string(out.MandateID),
+		MandateStatus:            string(out.MandateStatus),
+		AccountStatus:            string(out.AccountStatus),
+		SufficientBalance:        strings.EqualFold(strings.TrimSpace(string(out.SufficientBalance)), "true"),
+		FirstPaymentDate:         string(out.FirstPaymentDate),
+		Frequency:                Frequency(out.Frequency),
+		PaymentDayFrom:           string(out.PaymentDayFrom),
+		PaymentDayTo:             string(out.PaymentDayTo),
+		ExpiryDate:               string(out.ExpiryDate),
+	}, nil
+}
+
+// DirectDebitCancelRequest ends a mandate.
+type DirectDebitCancelRequest struct {
+	CustomerMSISDN   string
+	MsisdnToken      string
+	MandateReference string
+	MandateID        string
+	// ServiceProviderCode defaults to WithServiceProviderCode.
+	ServiceProviderCode string
+	// ThirdPartyConversationID is this request's reference; generated when
+	// empty.
+	ThirdPartyConversationID string
+	// Country defaults to the client's market.
+	Country string
+}
+
+// DirectDebitCancelResponse is the answer to DirectDebitCancel.
+type DirectDebitCancelResponse struct {
+	ConversationID           string
+	ThirdPartyConversationID string
+	ResponseCode             string
+	ResponseDesc             string
+	TransactionReference     string
+	MsisdnToken              string
+}
+
+// DirectDebitCancel ends a mandate (PUT directDebitCancel/). A mandate that
+// does not exist gives ErrMandateNotFound.
+func (c *Client) DirectDebitCancel(ctx context.Context, req DirectDebitCancelRequest) (*DirectDebitCancelResponse, error) {
+	if err := c.unsupported(APIDirectDebitCancel, req.ThirdPartyConversationID); err != nil {
+		return nil, err
+	}
+	ref := referenceOrNew(req.ThirdPartyConversationID)
+	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
+	country := orDefault(req.Country, c.market.Country())
+	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
+	k := checker{api: APIDirectDebitCancel}
+	party.check(c, &k)
+	k.shortcode("ServiceProviderCode", spc)
+	k.reference("ThirdPartyConversationID", ref, 40)
+	k.country("Country", country)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	var p params
+	party.add(&p)
+	p.add("input_Country", country)
+	p.add("input_ServiceProviderCode", spc)
+	p.add("input_ThirdPartyConversationID", ref)
+	out, err := c.do(ctx, APIDirectDebitCancel, p.sorted(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectDebitCancelResponse{
+		ConversationID:           string(out.ConversationID),
+		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ResponseCode:             string(out.ResponseCode),
+		ResponseDesc:             string(out.ResponseDesc),
+		TransactionReference:     string(out.TransactionReference),
+		MsisdnToken:              string(out.MsisdnToken),
+	}, nil
+}
