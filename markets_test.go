@@ -86,3 +86,82 @@ func TestAPIsOfferedPerGateway(t *testing.T) {
 	assert.Equal(t, "mozambique-v1x", GatewayMozambique.String())
 	assert.Equal(t, "production", Production.String())
 }
+
+func TestNormalizeMSISDN(t *testing.T) {
+	t.Parallel()
+	good := []struct {
+		m    Market
+		in   string
+		want string
+	}{
+		{MarketTanzania, "+255 74 455 3111", "255744553111"},
+		{MarketTanzania, "00255744553111", "255744553111"},
+		{MarketTanzania, "0744553111", "255744553111"},
+		{MarketTanzania, "744553111", "255744553111"},
+		{MarketTanzania, "255-744-553-111", "255744553111"},
+		{MarketTanzania, "(0744) 553.111", "255744553111"},
+		{MarketMozambique, "84 333 0333", "258843330333"},
+		{MarketMozambique, "+258843330333", "258843330333"},
+		{MarketMozambique, "258843330333", "258843330333"},
+		{MarketGhana, "024 123 4567", "233241234567"},
+		{MarketGhana, "+233 50 123 4567", "233501234567"},
+		{MarketLesotho, "5012 3456", "26650123456"},
+		{MarketLesotho, "+266 6212 3456", "26662123456"},
+		{MarketDRC, "081 234 5678", "243812345678"},
+		{MarketDRC, "+243 99 123 4567", "243991234567"},
+	}
+	for _, tt := range good {
+		got, err := NormalizeMSISDN(tt.m, tt.in)
+		if assert.NoError(t, err, "%s %q", tt.m, tt.in) {
+			assert.Equal(t, tt.want, got, "%s %q", tt.m, tt.in)
+		}
+	}
+	bad := []struct {
+		m  Market
+		in string
+	}{
+		{MarketTanzania, "+258843330333"}, // a Mozambican number
+		{MarketTanzania, "+255 24 455 3111"},
+		{MarketTanzania, "74455311"},
+		{MarketTanzania, "07445531111"},
+		{MarketTanzania, "0744-553-11x"},
+		{MarketTanzania, ""},
+		{MarketTanzania, "+"},
+		{MarketMozambique, "21 333 033"},
+		{MarketMozambique, "94 333 0333"},
+		{MarketLesotho, "744553111"},
+		{Market("safaricomKEN"), "0712345678"},
+		{MarketGhana, "2+33241234567"},
+	}
+	for _, tt := range bad {
+		_, err := NormalizeMSISDN(tt.m, tt.in)
+		if assert.Error(t, err, "%s %q", tt.m, tt.in) {
+			assert.ErrorIs(t, err, ErrInvalidMSISDN)
+			if len(tt.in) > 8 {
+				assert.NotContains(t, err.Error(), tt.in, "the number is masked")
+			}
+		}
+	}
+}
+
+func FuzzNormalizeMSISDN(f *testing.F) {
+	for _, s := range []string{"+255 74 455 3111", "0744553111", "84 333 0333", "", "+", "00", "0", "++255", "255\u00a0744553111"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, m := range Markets() {
+			got, err := NormalizeMSISDN(m, in)
+			if err != nil {
+				continue
+			}
+			// Whatever is accepted is in gateway form and stable.
+			if len(got) != len(m.CallingCode())+m.NationalNumberLength() || got[:len(m.CallingCode())] != m.CallingCode() {
+				t.Fatalf("%s %q -> %q", m, in, got)
+			}
+			again, err := NormalizeMSISDN(m, got)
+			if err != nil || again != got {
+				t.Fatalf("not idempotent: %q -> %q -> %q, %v", in, got, again, err)
+			}
+		}
+	})
+}

@@ -47,7 +47,8 @@ func NewReference() string {
 }
 
 // Secret is a credential, such as the security credential of a Mozambique
-// reversal. It prints as [REDACTED] with every fmt verb and in log/slog.
+// reversal. It prints as [REDACTED] with every fmt verb, in log/slog and in
+// JSON; convert it with string() where the value itself is needed.
 type Secret string
 
 // String returns "[REDACTED]".
@@ -61,6 +62,10 @@ func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redact.Mask)) 
 
 // LogValue returns "[REDACTED]".
 func (Secret) LogValue() slog.Value { return slog.StringValue(redact.Mask) }
+
+// MarshalJSON encodes "[REDACTED]", so that a request logged or stored as
+// JSON does not carry the credential either.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redact.Mask + `"`), nil }
 
 // PaymentResponse is the answer to a call that moves money: C2B, B2C, B2B and
 // reversal. When the product is configured for asynchronous answers on the
