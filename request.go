@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mpesa-go/mpesa/internal/redact"
 	"github.com/mpesa-go/mpesa/internal/validate"
@@ -110,7 +111,11 @@ type checker struct {
 
 func (k *checker) fail(field, rule, value string) {
 	if len(value) > 64 {
-		value = value[:64] + "…"
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(value[cut]) {
+			cut--
+		}
+		value = value[:cut] + "…"
 	}
 	k.fields = append(k.fields, FieldError{Field: field, Rule: rule, Value: value})
 }
