@@ -326,9 +326,9 @@ const mozambiqueCodeTable = `
 400 INS-2051 MSISDN invalid.
 400 INS-2057 Language code invalid.`
 
-// noSentinel marks a code no sentinel of the package describes: the error
+// errNoSentinel marks a code no sentinel of the package describes: the error
 // must then match none of them.
-var noSentinel = errors.New("no sentinel")
+var errNoSentinel = errors.New("no sentinel")
 
 // openAPIMeaning is the sentinel each OpenAPI v2 code must match, from the
 // code's documented description.
@@ -411,7 +411,7 @@ var mozambiqueMeaning = map[string]error{
 	// "Unknown Status. Contact M-Pesa Support": the platform could not
 	// tell; that is not "not found" (which would let Reconcile conclude
 	// the payment was never processed) nor any other sentinel.
-	"INS-23":  noSentinel,
+	"INS-23":  errNoSentinel,
 	"INS-24":  ErrInvalidRequest,  // "Invalid InitiatorIdentifier Used"
 	"INS-25":  ErrInvalidRequest,  // "Invalid SecurityCredential Used"
 	"INS-26":  ErrUnauthorized,    // "Not authorized", not OpenAPI's currency error
@@ -419,9 +419,9 @@ var mozambiqueMeaning = map[string]error{
 	// "Direct Debit Already Exists", "Customer's Profile Has Problems",
 	// "Customer Account Status Not Active": customer/mandate states no
 	// sentinel names.
-	"INS-994":  noSentinel,
-	"INS-995":  noSentinel,
-	"INS-996":  noSentinel,
+	"INS-994":  errNoSentinel,
+	"INS-995":  errNoSentinel,
+	"INS-996":  errNoSentinel,
 	"INS-997":  ErrTransactionNotFound, // "Linking Transaction Not Found"
 	"INS-998":  ErrInvalidMarket,
 	"INS-2001": ErrUnauthorized,   // "Initiator authentication error."
@@ -457,7 +457,7 @@ func matchedSentinels(err error) []string {
 // leaves its outcome unknown (the doc comment of ErrInternal).
 func expectedSentinels(meaning error, code string, payment bool) []string {
 	var out []string
-	if meaning != noSentinel {
+	if meaning != errNoSentinel {
 		out = append(out, meaning.Error())
 	}
 	if meaning == ErrInvalidMSISDN {
