@@ -31,6 +31,12 @@ type BeneficiaryNameResponse struct {
 	Name string
 }
 
+// Async reports whether the answer was the asynchronous one: the name comes
+// by callback.
+func (r *BeneficiaryNameResponse) Async() bool {
+	return r.FirstName == "" && r.LastName == "" && r.Name == ""
+}
+
 // kycQueryName is the only KYC query type the portal documents. The
 // parameter table and the code snippets spell the key input_KycQueryType;
 // only the sample query string writes input_KYCQueryType. Two sources

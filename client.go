@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mpesa-go/mpesa/internal/redact"
 	"github.com/mpesa-go/mpesa/internal/validate"
@@ -446,8 +447,8 @@ func WithServiceProviderCode(code string) Option {
 // are issued by Vodacom. The credential is kept as a Secret.
 func WithInitiator(identifier string, credential Secret) Option {
 	return func(s *settings) error {
-		if identifier == "" || credential == "" || !isHeaderValue(identifier) || !isHeaderValue(string(credential)) {
-			return optionError("WithInitiator", "identifier and credential must both be set, without control characters")
+		if identifier == "" || credential == "" || !utf8.ValidString(identifier) || !utf8.ValidString(string(credential)) {
+			return optionError("WithInitiator", "identifier and credential must both be set, as valid UTF-8")
 		}
 		s.initiatorID, s.securityCredential = identifier, credential
 		return nil
@@ -726,7 +727,7 @@ func (c *Client) do(ctx context.Context, api API, params []wire.Param, ref strin
 	for attempt := 1; ; attempt++ {
 		authz, sess, err := c.authorization(ctx, api)
 		if err != nil {
-			return nil, c.newError(api, ref, nil, err)
+			return nil, c.sessionError(api, ref, err)
 		}
 		out, e := c.attempt(ctx, api, method, target, body, authz, timeout, ref, attempt)
 		if e == nil {
@@ -774,6 +775,36 @@ func (c *Client) do(ctx context.Context, api API, params []wire.Param, ref strin
 		c.notRetrying(ctx, e, attempt, e.finalReason())
 		return nil, e
 	}
+}
+
+// sessionError reports that no session could be obtained for a call of
+// api. The gateway's answer to getSession (status, code, description, the
+// sentinels it matches) is lifted onto the error of the product call, so
+// that errors.As finds it on the one *Error a caller looks at; the message
+// says the failure happened in getSession. Nothing of the product call was
+// sent.
+func (c *Client) sessionError(api API, ref string, err error) *Error {
+	var inner *Error
+	if !errors.As(err, &inner) {
+		return c.newError(api, ref, nil, err) // the caller's context, for one
+	}
+	e := &Error{
+		Gateway:                  c.gateway,
+		API:                      api,
+		HTTPStatus:               inner.HTTPStatus,
+		Code:                     inner.Code,
+		Description:              inner.Description,
+		ThirdPartyConversationID: ref,
+		Excerpt:                  inner.Excerpt,
+		kinds:                    append([]error(nil), inner.kinds...),
+	}
+	if inner.Err != nil {
+		e.Err = fmt.Errorf("getSession: %w", inner.Err)
+	} else {
+		e.Err = errors.New("getSession failed")
+	}
+	e.add(ErrSessionCreation)
+	return e
 }
 
 // unsupported returns an error matching ErrNotSupported when the client's
@@ -1030,9 +1061,15 @@ func (c *Client) interpret(api API, ref string, status int, data []byte, readErr
 	if r := out.reference(); r != "" {
 		e.ThirdPartyConversationID = r
 	}
+	// A documented code with a meaning of its own (a parameter problem, a
+	// business outcome) is the gateway's decision even under a 5xx: the
+	// portal pairs INS-57 and query direct debit's INS-52 with 500. Sending
+	// it again gets the same answer, and its outcome is known.
+	decided := known && info.Kind != nil && info.Kind != ErrInternal && info.Kind != ErrOverloaded
 	switch {
 	case code == "INS-16" && (status == http.StatusServiceUnavailable || !payment):
 		e.retryable, e.retryReason = true, "the gateway was overloaded and did not process the request (INS-16)"
+	case decided:
 	case !payment && status >= 500:
 		e.retryable, e.retryReason = true, "a query got a server error"
 	case payment && (code == "INS-1" || status >= 500):

@@ -89,6 +89,12 @@ type DirectDebitCreateResponse struct {
 	MandateID string
 }
 
+// Async reports whether the answer was the asynchronous one: the mandate's
+// reference, token and ID come by callback.
+func (r *DirectDebitCreateResponse) Async() bool {
+	return r.TransactionReference == "" && r.MsisdnToken == "" && r.MandateID == ""
+}
+
 // DirectDebitCreate asks the customer for a mandate (POST
 // directDebitCreation/).
 func (c *Client) DirectDebitCreate(ctx context.Context, req DirectDebitCreateRequest) (*DirectDebitCreateResponse, error) {
@@ -159,15 +165,26 @@ func checkMandateSchedule(k *checker, req DirectDebitCreateRequest) {
 			k.fail("FirstPaymentDate", "must be empty when Frequency is not set", req.FirstPaymentDate)
 		}
 		if hasRange {
-			k.fail("StartRangeOfDays", "and EndRangeOfDays must be empty when Frequency is not set", req.StartRangeOfDays+"-"+req.EndRangeOfDays)
+			failRange(k, req, "must be empty when Frequency is not set")
 		}
 	case !f.Valid():
 		k.fail("Frequency", "must be 01 (once off) to 08 (on demand)", string(f))
 	default:
 		k.require("FirstPaymentDate", req.FirstPaymentDate)
 		if hasRange && !f.allowsDayRange() {
-			k.fail("StartRangeOfDays", "and EndRangeOfDays must be empty for once-off, daily, weekly and on-demand mandates", req.StartRangeOfDays+"-"+req.EndRangeOfDays)
+			failRange(k, req, "must be empty for once-off, daily, weekly and on-demand mandates")
 		}
+	}
+}
+
+// failRange names each day-range field that is set where no range is
+// allowed.
+func failRange(k *checker, req DirectDebitCreateRequest, rule string) {
+	if req.StartRangeOfDays != "" {
+		k.fail("StartRangeOfDays", rule, req.StartRangeOfDays)
+	}
+	if req.EndRangeOfDays != "" {
+		k.fail("EndRangeOfDays", rule, req.EndRangeOfDays)
 	}
 }
 
@@ -332,13 +349,21 @@ type DirectDebitQueryResponse struct {
 	// ("Active").
 	MandateStatus string
 	AccountStatus string
-	// SufficientBalance answers QueryBalanceAmount.
+	// SufficientBalance answers QueryBalanceAmount. It means something only
+	// when QueryBalanceAmount was set and the answer is not Async.
 	SufficientBalance bool
 	FirstPaymentDate  string
 	Frequency         Frequency
 	PaymentDayFrom    string
 	PaymentDayTo      string
 	ExpiryDate        string
+}
+
+// Async reports whether the answer was the asynchronous one: the mandate's
+// fields, SufficientBalance included, come by callback, and the zero values
+// here mean nothing.
+func (r *DirectDebitQueryResponse) Async() bool {
+	return r.MandateStatus == "" && r.AccountStatus == "" && r.MandateID == "" && r.TransactionReference == ""
 }
 
 // DirectDebitQuery reads a mandate (GET queryDirectDebit/).
@@ -420,6 +445,12 @@ type DirectDebitCancelResponse struct {
 	ResponseDesc             string
 	TransactionReference     string
 	MsisdnToken              string
+}
+
+// Async reports whether the answer was the asynchronous one: the result
+// comes by callback.
+func (r *DirectDebitCancelResponse) Async() bool {
+	return r.TransactionReference == "" && r.MsisdnToken == ""
 }
 
 // DirectDebitCancel ends a mandate (PUT directDebitCancel/). A mandate that

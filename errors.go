@@ -2,6 +2,7 @@ package mpesa
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -215,9 +216,11 @@ func (e *Error) is(target error) bool {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Temporary reports whether the same request may succeed if sent again
-// later unchanged: the gateway was overloaded, or a query failed in transit.
+// later unchanged: the gateway was overloaded, a payment never left, or a
+// query failed in transit or with a server error that does not name a
+// problem of the request.
 func (e *Error) Temporary() bool {
-	return e.is(ErrOverloaded) || (e.API.isQuery() && e.HTTPStatus >= 500)
+	return e.is(ErrOverloaded) || e.retryable
 }
 
 // finalReason says, for the debug log, why a failure is not retried.
@@ -312,6 +315,11 @@ func LookupCode(g Gateway, api API, code string) (Code, bool) {
 	for _, c := range codes {
 		if c.gateway == g && c.info.Code == code {
 			c.info.Gateway = g
+			if code == "INS-0" && api.Method() != http.MethodGet {
+				// The product tables pair success with 201 on every POST
+				// and PUT (Mozambique: "200 / 201"), 200 on the GETs.
+				c.info.HTTPStatus = http.StatusCreated
+			}
 			return c.info, true
 		}
 	}

@@ -163,10 +163,6 @@ type invalidCase struct {
 	// msisdn is a customer number that must appear in the error only
 	// masked.
 	msisdn string
-	// sdkBug, when set, says why the SDK names other fields than the
-	// documents' rule calls for; the case is skipped while that holds and
-	// fails once it is fixed, so that the marker is removed.
-	sdkBug string
 }
 
 var (
@@ -409,53 +405,51 @@ func invalidCases() []invalidCase {
 
 	// Direct debit creation: the frequency rules, real dates, days of the
 	// month, expiry not before the first payment.
-	dd := func(name string, fields []string, bug string, f func(*DirectDebitCreateRequest)) {
-		add(invalidCase{name: "create " + name, gw: gwOA, api: APIDirectDebitCreate, fields: fields, sdkBug: bug,
+	dd := func(name string, fields []string, f func(*DirectDebitCreateRequest)) {
+		add(invalidCase{name: "create " + name, gw: gwOA, api: APIDirectDebitCreate, fields: fields,
 			call: ddCreateCall(with(validDDCreate(), f))})
 	}
-	const rangeBug = "SDK bug: a day range that is not allowed is reported as one FieldError named StartRangeOfDays " +
-		"(rule \"and EndRangeOfDays must be empty ...\"), so EndRangeOfDays is never named, even when only it is set"
 	for _, bad := range []string{"00", "09", "1", "001", "AB", "0A"} {
-		dd("frequency "+bad, []string{"Frequency"}, "", func(r *DirectDebitCreateRequest) { r.Frequency = Frequency(bad); r.FirstPaymentDate = "20240101" })
+		dd("frequency "+bad, []string{"Frequency"}, func(r *DirectDebitCreateRequest) { r.Frequency = Frequency(bad); r.FirstPaymentDate = "20240101" })
 	}
-	dd("first payment date without frequency", []string{"FirstPaymentDate"}, "", func(r *DirectDebitCreateRequest) { r.FirstPaymentDate = "20240101" })
-	dd("day range without frequency", []string{"StartRangeOfDays", "EndRangeOfDays"}, rangeBug, func(r *DirectDebitCreateRequest) {
+	dd("first payment date without frequency", []string{"FirstPaymentDate"}, func(r *DirectDebitCreateRequest) { r.FirstPaymentDate = "20240101" })
+	dd("day range without frequency", []string{"StartRangeOfDays", "EndRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 		r.StartRangeOfDays, r.EndRangeOfDays = "01", "22"
 	})
-	dd("end day without frequency", []string{"EndRangeOfDays"}, rangeBug, func(r *DirectDebitCreateRequest) { r.EndRangeOfDays = "22" })
-	dd("start day without frequency", []string{"StartRangeOfDays"}, "", func(r *DirectDebitCreateRequest) { r.StartRangeOfDays = "01" })
+	dd("end day without frequency", []string{"EndRangeOfDays"}, func(r *DirectDebitCreateRequest) { r.EndRangeOfDays = "22" })
+	dd("start day without frequency", []string{"StartRangeOfDays"}, func(r *DirectDebitCreateRequest) { r.StartRangeOfDays = "01" })
 	for _, f := range []Frequency{FrequencyOnceOff, FrequencyDaily, FrequencyWeekly, FrequencyOnDemand} {
-		dd("frequency "+string(f)+" without first payment date", []string{"FirstPaymentDate"}, "", func(r *DirectDebitCreateRequest) { r.Frequency = f })
-		dd("frequency "+string(f)+" with start day", []string{"StartRangeOfDays"}, "", func(r *DirectDebitCreateRequest) {
+		dd("frequency "+string(f)+" without first payment date", []string{"FirstPaymentDate"}, func(r *DirectDebitCreateRequest) { r.Frequency = f })
+		dd("frequency "+string(f)+" with start day", []string{"StartRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.FirstPaymentDate, r.StartRangeOfDays = f, "20240101", "01"
 		})
-		dd("frequency "+string(f)+" with end day", []string{"EndRangeOfDays"}, rangeBug, func(r *DirectDebitCreateRequest) {
+		dd("frequency "+string(f)+" with end day", []string{"EndRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.FirstPaymentDate, r.EndRangeOfDays = f, "20240101", "22"
 		})
 	}
 	for _, f := range []Frequency{FrequencyMonthly, FrequencyQuarterly, FrequencyHalfYearly, FrequencyYearly} {
-		dd("frequency "+string(f)+" without first payment date", []string{"FirstPaymentDate"}, "", func(r *DirectDebitCreateRequest) {
+		dd("frequency "+string(f)+" without first payment date", []string{"FirstPaymentDate"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.StartRangeOfDays, r.EndRangeOfDays = f, "01", "22"
 		})
 	}
 	for _, bad := range []string{"20230230", "20231301", "20230100", "2023-01-01", "2023011", "202301011", "20230a01"} {
-		dd("first payment date "+bad, []string{"FirstPaymentDate"}, "", func(r *DirectDebitCreateRequest) {
+		dd("first payment date "+bad, []string{"FirstPaymentDate"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.FirstPaymentDate = FrequencyMonthly, bad
 		})
-		dd("expiry date "+bad, []string{"ExpiryDate"}, "", func(r *DirectDebitCreateRequest) { r.ExpiryDate = bad })
+		dd("expiry date "+bad, []string{"ExpiryDate"}, func(r *DirectDebitCreateRequest) { r.ExpiryDate = bad })
 	}
-	dd("expiry before first payment", []string{"ExpiryDate"}, "", func(r *DirectDebitCreateRequest) {
+	dd("expiry before first payment", []string{"ExpiryDate"}, func(r *DirectDebitCreateRequest) {
 		r.Frequency, r.FirstPaymentDate, r.ExpiryDate = FrequencyMonthly, "20240301", "20240229"
 	})
 	for _, bad := range []string{"00", "32", "1", "001", "AB"} {
-		dd("start day "+bad, []string{"StartRangeOfDays"}, "", func(r *DirectDebitCreateRequest) {
+		dd("start day "+bad, []string{"StartRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.FirstPaymentDate, r.StartRangeOfDays = FrequencyMonthly, "20240101", bad
 		})
-		dd("end day "+bad, []string{"EndRangeOfDays"}, "", func(r *DirectDebitCreateRequest) {
+		dd("end day "+bad, []string{"EndRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 			r.Frequency, r.FirstPaymentDate, r.EndRangeOfDays = FrequencyMonthly, "20240101", bad
 		})
 	}
-	dd("start day after end day", []string{"EndRangeOfDays"}, "", func(r *DirectDebitCreateRequest) {
+	dd("start day after end day", []string{"EndRangeOfDays"}, func(r *DirectDebitCreateRequest) {
 		r.Frequency, r.FirstPaymentDate, r.StartRangeOfDays, r.EndRangeOfDays = FrequencyMonthly, "20240101", "22", "01"
 	})
 
@@ -557,13 +551,6 @@ func TestValidationSendsNothing(t *testing.T) {
 				got = append(got, f.Field)
 			}
 			diff := cmp.Diff(tc.fields, got, cmpopts.SortSlices(func(a, b string) bool { return a < b }))
-			if tc.sdkBug != "" {
-				if diff == "" {
-					t.Errorf("the fields are now as documented: remove the sdkBug marker (%s)", tc.sdkBug)
-					return
-				}
-				t.Skipf("%s; got fields %v", tc.sdkBug, got)
-			}
 			assert.Empty(t, diff, "fields named by %v", err)
 		})
 	}
@@ -583,9 +570,7 @@ func TestFieldValuesStayValidUTF8(t *testing.T) {
 	assert.Zero(t, mt.GetTotalCallCount())
 	v := ve.Fields[0].Value
 	assert.Less(t, len(v), len(long), "a long value is shortened")
-	if !utf8.ValidString(v) {
-		t.Skipf("SDK bug: checker.fail cuts FieldError.Value at 64 bytes, inside a character: %q", v)
-	}
+	assert.True(t, utf8.ValidString(v), "the cut splits a character: %q", v)
 	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(v, "…")), "the value is a prefix of the input")
 }
 
@@ -1110,12 +1095,6 @@ func FuzzReversalRequests(f *testing.F) {
 				t.Fatalf("refused a request the documents allow: %v", err)
 			}
 			return
-		}
-		if gw == GatewayMozambique && !(utf8.ValidString(initiator) && utf8.ValidString(credential)) {
-			// The JSON encoder turns invalid UTF-8 into U+FFFD, and these
-			// two fields reach it unchecked.
-			t.Skip("SDK bug: InitiatorIdentifier and SecurityCredential are not checked for valid UTF-8; " +
-				"invalid bytes are sent as U+FFFD instead of being refused")
 		}
 		if !ok {
 			t.Fatalf("sent a request the documents refuse: %v", sent)

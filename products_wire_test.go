@@ -456,6 +456,11 @@ func TestWireGolden(t *testing.T) {
 				if i == 1 {
 					kind = "asynchronous"
 				}
+				if r, ok := res.(interface{ Async() bool }); ok {
+					assert.Equal(t, i == 1, r.Async(), "Async() of the %s answer", kind)
+				} else {
+					t.Errorf("%T has no Async method", res)
+				}
 				fmt.Fprintf(&out, "\n=== %s answer (HTTP %d)\n%s", kind, a.status, indentJSON(t, a.body))
 				fmt.Fprintf(&out, "\n=== decoded %T\n%s", res, indentJSON(t, res))
 			}

@@ -129,6 +129,14 @@ func (k *checker) require(field, v string) bool {
 	return true
 }
 
+// utf8Text checks a required free string that the documents do not
+// constrain further; shown is what the error may display of it.
+func (k *checker) utf8Text(field, v, shown string) {
+	if k.require(field, v) && !utf8.ValidString(v) {
+		k.fail(field, "must be valid UTF-8", shown)
+	}
+}
+
 func (k *checker) amount(field, v string) {
 	if k.require(field, v) && !validate.Amount(v) {
 		k.fail(field, `must match ^\d*\.?\d+$ and be greater than zero`, v)

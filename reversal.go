@@ -44,8 +44,11 @@ func (c *Client) Reversal(ctx context.Context, req ReversalRequest) (*PaymentRes
 		if cred == "" {
 			cred = c.cred.securityCredential
 		}
-		k.require("InitiatorIdentifier", id)
-		k.require("SecurityCredential", string(cred))
+		// The documents only say both are required strings. A JSON body
+		// cannot carry invalid UTF-8 (the encoder would send U+FFFD in its
+		// place), so such a value is refused rather than silently changed.
+		k.utf8Text("InitiatorIdentifier", id, id)
+		k.utf8Text("SecurityCredential", string(cred), cred.String())
 		p.add("input_InitiatorIdentifier", id)
 		p.add("input_SecurityCredential", string(cred))
 	} else {

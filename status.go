@@ -138,8 +138,11 @@ const notFoundLimit = 3
 //     that payment ended;
 //   - for a payment reported Pending.
 //
-// It returns an error matching ErrTransactionNotFound when the gateway does
-// not know the reference after several tries: the payment was not
+// After several N/A answers in a row it returns the last one, status N/A
+// and no error: the platform keeps no state for that reference, so ask
+// your operator before paying again. It returns an error matching
+// ErrTransactionNotFound when the gateway does not know the reference
+// after several tries: the payment was not
 // processed, and sending it again with the same reference is safe (a late
 // original would make the resend a duplicate, not a second charge). When
 // ctx ends first, it returns the last answer it had together with the
@@ -157,8 +160,15 @@ func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*
 		switch {
 		case err == nil:
 			last = res
-			notFound = 0
 			if res.Async() || res.TransactionStatus.Final() {
+				return res, nil
+			}
+			// N/A: the platform has no state for the reference (yet).
+			// Like "not found", it is believed after a few answers in a
+			// row, rather than polled until the context ends.
+			if res.TransactionStatus != StatusNotAvailable {
+				notFound = 0
+			} else if notFound++; notFound >= notFoundLimit {
 				return res, nil
 			}
 		case errors.Is(err, ErrTransactionNotFound):

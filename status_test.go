@@ -112,6 +112,16 @@ func TestReconcileNotFound(t *testing.T) {
 	assert.Equal(t, StatusCompleted, res.TransactionStatus)
 }
 
+func TestReconcileBelievesRepeatedNA(t *testing.T) {
+	t.Parallel()
+	c, s := reconcileClient(t)
+	s.answers = []func(http.ResponseWriter){status("N/A"), status("Pending"), status("N/A")}
+	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1"})
+	require.NoError(t, err)
+	assert.Equal(t, StatusNotAvailable, res.TransactionStatus)
+	assert.Equal(t, 2+notFoundLimit, s.count(), "N/A is believed after a few answers in a row, not polled forever")
+}
+
 func TestReconcileKeepsGoingThroughTemporaryFailures(t *testing.T) {
 	t.Parallel()
 	c, s := reconcileClient(t)
