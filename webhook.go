@@ -500,11 +500,9 @@ func (r *Result) either(keys, vals *[fieldCount]string, a, b resultField) string
 	return vals[a]
 }
 
-// keep stores an unknown or unreadable field in Extra.
+// keep stores an unknown or unreadable field in Extra. The empty key is a
+// key like any other.
 func (r *Result) keep(key, val string) {
-	if key == "" {
-		return
-	}
 	if r.Extra == nil {
 		r.Extra = make(map[string]string, 2)
 	}

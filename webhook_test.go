@@ -308,6 +308,11 @@ func TestParseResultValues(t *testing.T) {
 			want: &Result{OriginalConversationID: "a", Extra: map[string]string{"input_Meta": `{"k":[1,{"x":"}"}]}`, "input_List": `[]`}},
 		},
 		{
+			name: "the empty key is kept like any other",
+			body: `{"input_OriginalConversationID":"a","":"empty key"}`,
+			want: &Result{OriginalConversationID: "a", Extra: map[string]string{"": "empty key"}},
+		},
+		{
 			name: "whitespace everywhere",
 			body: " \n{ \"input_OriginalConversationID\" :\t\"a\" , \"input_ResultCode\" : \"INS-0\" }\r\n",
 			want: &Result{OriginalConversationID: "a", ResultCode: "INS-0"},
