@@ -1,7 +1,6 @@
 package mpesa
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -408,45 +407,69 @@ func ParseResult(body []byte) (*Result, error) {
 
 func malformed(why string) error { return fmt.Errorf("%w: %s", ErrMalformedResult, why) }
 
-// parse fills r from body. json.Valid checks the syntax first; the walk
-// below then reads the flat object without reflection, taking values as
-// substrings of one copy of the body.
+// parse fills r from body in one pass, without reflection: it checks the
+// syntax as strictly as encoding/json does (json.Valid accepts exactly the
+// bodies it accepts) while it takes the values as substrings of one copy of
+// the body.
 func (r *Result) parse(body []byte) error {
-	if !json.Valid(body) {
-		return malformed("not valid JSON")
-	}
 	s := string(body)
 	i := skipSpace(s, 0)
-	if s[i] != '{' {
-		return malformed("not a JSON object")
+	if i == len(s) || s[i] != '{' {
+		if i < len(s) {
+			if end, ok := skipValue(s, i, 0); ok && skipSpace(s, end) == len(s) {
+				return malformed("not a JSON object")
+			}
+		}
+		return errInvalidJSON
 	}
-	i++
 	var vals [fieldCount]string
 	var keys [fieldCount]string
-	for {
-		i = skipSpace(s, i)
-		if s[i] == '}' {
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		i++
+	} else {
+		for {
+			if i == len(s) || s[i] != '"' {
+				return errInvalidJSON
+			}
+			key, j, ok := jsonString(s, i)
+			if !ok {
+				return errInvalidJSON
+			}
+			if i = skipSpace(s, j); i == len(s) || s[i] != ':' {
+				return errInvalidJSON
+			}
+			val, j, ok := jsonValue(s, skipSpace(s, i+1), 1)
+			if !ok {
+				return errInvalidJSON
+			}
+			if f := lookupResultField(key); f == fieldNone {
+				r.keep(key, val)
+			} else {
+				if keys[f] != "" && vals[f] != "" && keys[f] != key {
+					// The same field twice under two spellings: the
+					// last wins, as in encoding/json, and the earlier
+					// value is kept.
+					r.keep(keys[f], vals[f])
+				}
+				keys[f], vals[f] = key, val
+			}
+			if i = skipSpace(s, j); i == len(s) {
+				return errInvalidJSON
+			}
+			if s[i] == ',' {
+				i = skipSpace(s, i+1)
+				continue
+			}
+			if s[i] != '}' {
+				return errInvalidJSON
+			}
+			i++
 			break
 		}
-		if s[i] == ',' {
-			i = skipSpace(s, i+1)
-		}
-		var key, val string
-		key, i = jsonString(s, i)
-		i = skipSpace(s, i) // at ':'
-		i = skipSpace(s, i+1)
-		val, i = jsonValue(s, i)
-		f := lookupResultField(key)
-		if f == fieldNone {
-			r.keep(key, val)
-			continue
-		}
-		if keys[f] != "" && vals[f] != "" && keys[f] != key {
-			// The same field twice under two spellings: the last wins,
-			// as in encoding/json, and the earlier value is kept.
-			r.keep(keys[f], vals[f])
-		}
-		keys[f], vals[f] = key, val
+	}
+	if skipSpace(s, i) != len(s) {
+		return errInvalidJSON
 	}
 	if vals[fieldOriginalConversationID] == "" {
 		return malformed("no input_OriginalConversationID")
@@ -555,83 +578,215 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
+// maxJSONDepth is encoding/json's limit of nested objects and arrays, the
+// body's own object included.
+const maxJSONDepth = 10000
+
+var errInvalidJSON = malformed("not valid JSON")
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHexDigit(c byte) bool {
+	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
 // jsonString decodes the JSON string that starts at s[i] and returns it with
-// the index after its closing quote. The syntax is known to be valid.
-func jsonString(s string, i int) (string, int) {
-	end, plain := scanString(s, i)
+// the index after its closing quote; ok is false when it is not a valid
+// JSON string.
+func jsonString(s string, i int) (v string, end int, ok bool) {
+	end, plain, ok := scanString(s, i)
+	if !ok {
+		return "", 0, false
+	}
 	raw := s[i+1 : end-1]
 	if plain || (!strings.Contains(raw, `\`) && utf8.ValidString(raw)) {
-		return raw, end
+		return raw, end, true
 	}
 	// Escapes, or invalid UTF-8 that encoding/json replaces with U+FFFD.
 	var out string
 	if err := json.Unmarshal([]byte(s[i:end]), &out); err != nil {
-		return raw, end
+		return "", 0, false
 	}
-	return out, end
+	return out, end, true
 }
 
-// scanString returns the index after the closing quote of the string that
-// starts at s[i], and whether it holds only ASCII without escapes.
-func scanString(s string, i int) (end int, plain bool) {
+// scanString checks the string that starts at s[i] and returns the index
+// after its closing quote, and whether it holds only ASCII without escapes.
+// Control characters and unknown escapes make it invalid; invalid UTF-8
+// does not, as in encoding/json.
+func scanString(s string, i int) (end int, plain, ok bool) {
 	plain = true
 	for j := i + 1; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
-			return j + 1, plain
+			return j + 1, plain, true
 		case c == '\\':
 			plain = false
-			j++
+			if j++; j == len(s) {
+				return 0, false, false
+			}
+			switch s[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(s) {
+					return 0, false, false
+				}
+				for k := j + 1; k <= j+4; k++ {
+					if !isHexDigit(s[k]) {
+						return 0, false, false
+					}
+				}
+				j += 4
+			default:
+				return 0, false, false
+			}
+		case c < 0x20:
+			return 0, false, false
 		case c >= utf8.RuneSelf:
 			plain = false
 		}
 	}
-	return len(s), plain
+	return 0, false, false
 }
 
 // jsonValue returns the value that starts at s[i] as a string: a string
 // decoded, a number as written, true and false spelled so, null as "", and
-// an object or array verbatim.
-func jsonValue(s string, i int) (string, int) {
-	switch c := s[i]; c {
+// an object or array verbatim. depth is the nesting depth of the value's
+// container.
+func jsonValue(s string, i, depth int) (v string, end int, ok bool) {
+	if i == len(s) {
+		return "", 0, false
+	}
+	switch s[i] {
 	case '"':
 		return jsonString(s, i)
-	case '{', '[':
-		j := skipComposite(s, i)
-		return s[i:j], j
-	case 't':
-		return "true", i + 4
-	case 'f':
-		return "false", i + 5
 	case 'n':
-		return "", i + 4
+		end, ok = skipValue(s, i, depth)
+		return "", end, ok
 	}
-	j := i
-	for j < len(s) && strings.IndexByte("+-.eE0123456789", s[j]) >= 0 {
-		j++
+	end, ok = skipValue(s, i, depth)
+	if !ok {
+		return "", 0, false
 	}
-	return s[i:j], j
+	return s[i:end], end, true
 }
 
-// skipComposite returns the index after the object or array at s[i].
-func skipComposite(s string, i int) int {
-	depth := 0
-	for i < len(s) {
-		switch s[i] {
-		case '"':
-			i, _ = scanString(s, i)
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
+// skipValue checks the value that starts at s[i] and returns the index after
+// it.
+func skipValue(s string, i, depth int) (end int, ok bool) {
+	if i == len(s) {
+		return 0, false
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, _, ok = scanString(s, i)
+		return end, ok
+	case c == '{' || c == '[':
+		return skipComposite(s, i, depth+1)
+	case c == 't':
+		return literal(s, i, "true")
+	case c == 'f':
+		return literal(s, i, "false")
+	case c == 'n':
+		return literal(s, i, "null")
+	case c == '-' || isDigit(c):
+		return scanNumber(s, i)
+	}
+	return 0, false
+}
+
+func literal(s string, i int, lit string) (int, bool) {
+	if strings.HasPrefix(s[i:], lit) {
+		return i + len(lit), true
+	}
+	return 0, false
+}
+
+// scanNumber checks the number that starts at s[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(s string, i int) (int, bool) {
+	if s[i] == '-' {
 		i++
 	}
-	return i
+	switch {
+	case i == len(s):
+		return 0, false
+	case s[i] == '0':
+		i++
+	case isDigit(s[i]):
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		return 0, false
+	}
+	if i < len(s) && s[i] == '.' {
+		if i++; i == len(s) || !isDigit(s[i]) {
+			return 0, false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		if i++; i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i == len(s) || !isDigit(s[i]) {
+			return 0, false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	return i, true
+}
+
+// skipComposite checks the object or array that starts at s[i], at nesting
+// depth depth, and returns the index after it.
+func skipComposite(s string, i, depth int) (int, bool) {
+	if depth > maxJSONDepth {
+		return 0, false
+	}
+	obj := s[i] == '{'
+	closing := byte(']')
+	if obj {
+		closing = '}'
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == closing {
+		return i + 1, true
+	}
+	for {
+		if obj {
+			if i == len(s) || s[i] != '"' {
+				return 0, false
+			}
+			end, _, ok := scanString(s, i)
+			if !ok {
+				return 0, false
+			}
+			if i = skipSpace(s, end); i == len(s) || s[i] != ':' {
+				return 0, false
+			}
+			i = skipSpace(s, i+1)
+		}
+		end, ok := skipValue(s, i, depth)
+		if !ok {
+			return 0, false
+		}
+		if i = skipSpace(s, end); i == len(s) {
+			return 0, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipSpace(s, i+1)
+		case closing:
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
 }
 
 // ResultFunc processes one result. It runs once per result: a duplicate
@@ -1508,19 +1663,32 @@ func (h *Handler) verify(ctx context.Context, res *Result) (status int, why stri
 	return http.StatusOK, ""
 }
 
-// readBody reads the whole body, at most maxBody bytes.
+// readBody reads the whole body, at most maxBody bytes. With a declared
+// length it reads into a buffer of exactly that size plus the one byte that
+// meets EOF (bytes.Buffer.ReadFrom would grow it to make room for 512).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
 	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1: reaching EOF needs no growth
+	if r.ContentLength >= 0 {
+		size = int(r.ContentLength) + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(rd)
-	return buf.Bytes(), err
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // isJSONMediaType reports whether a Content-Type is application/json, with
@@ -1622,9 +1790,7 @@ func (h *Handler) answer(w http.ResponseWriter, status int, res *Result, code, d
 		n++
 	}
 	buf := wire.AppendJSON(make([]byte, 0, 192+len(params[0].Value)+len(params[n-1].Value)), params[:n])
-	hdr := w.Header()
-	hdr["Content-Type"] = jsonHdr
-	hdr["Content-Length"] = []string{strconv.Itoa(len(buf))}
+	w.Header()["Content-Type"] = jsonHdr
 	w.WriteHeader(status)
 	_, _ = w.Write(buf)
 }

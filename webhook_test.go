@@ -357,6 +357,42 @@ func TestParseResultMalformed(t *testing.T) {
 	}
 }
 
+// TestParseResultSyntaxAgreesWithEncodingJSON: the parser checks JSON syntax
+// itself, in the same pass that reads the values; it must accept what
+// json.Valid accepts and nothing else.
+func TestParseResultSyntaxAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	values := []string{
+		`0`, `-0`, `01`, `-`, `-a`, `1.`, `.5`, `1.5`, `1e`, `1e+`, `1E-7`, `1e5x`, `2.5e+10`, `00`, `-01`,
+		`true`, `tru`, `truex`, `false`, `fals`, `null`, `nul`, `nulll`, `True`,
+		`"a\u00e9"`, `"\u12G4"`, `"\u12"`, `"\x"`, `"\/"`, `"\b\f\n\r\t"`, "\"\x1f\"", "\"\x7f\"", `"\"`,
+		"\"\xff\xfe\"", `"`, `""`,
+		`{}`, `[]`, `{"a":}`, `{"a" 1}`, `{a:1}`, `{"a":1,}`, `[1,]`, `[,1]`, `[1 2]`, `{"a":[{"b":null}]}`, `{"a":1}}`,
+		`[` + strings.Repeat(`[`, maxJSONDepth-2) + strings.Repeat(`]`, maxJSONDepth-2) + `]`,
+		`[` + strings.Repeat(`[`, maxJSONDepth-1) + strings.Repeat(`]`, maxJSONDepth-1) + `]`,
+	}
+	for _, v := range values {
+		for _, body := range []string{
+			`{"input_OriginalConversationID":"a","v":` + v + `}`,
+			`{"v":` + v + `,"input_OriginalConversationID":"a"}`,
+		} {
+			_, err := ParseResult([]byte(body))
+			name := v
+			if len(name) > 20 {
+				name = name[:20] + "…"
+			}
+			assert.Equal(t, json.Valid([]byte(body)), err == nil, "%q: %v", name, err)
+		}
+	}
+	for _, body := range []string{`{"input_OriginalConversationID":"a",}`, `{"input_OriginalConversationID":"a" ,, "b":1}`,
+		`{"input_OriginalConversationID":"a"}  {}`, `{"input_OriginalConversationID":"a"`, `{"input_OriginalConversationID" "a"}`,
+		`{,"input_OriginalConversationID":"a"}`, "{\"input_OriginalConversationID\":\"a\"}\x00"} {
+		_, err := ParseResult([]byte(body))
+		assert.False(t, json.Valid([]byte(body)))
+		assert.ErrorContains(t, err, "not valid JSON", body)
+	}
+}
+
 func TestResultErr(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -489,7 +525,6 @@ func TestHandlerAcknowledgementBytes(t *testing.T) {
 	assert.Equal(t, `{"output_OriginalConversationID":"fd1e9143d22544459f7c66e1860ef276","output_ResponseCode":"0","output_ResponseDesc":"Successfully Accepted Result","output_ThirdPartyConversationID":"1e9b774d1da34af78412a498cbc28f5e"}`,
 		rec.Body.String())
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-	assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"))
 
 	// Mozambique: its input_ThirdPartyReference is echoed as
 	// output_ThirdPartyConversationID, as its document shows.
@@ -1540,6 +1575,19 @@ func FuzzParseResult(f *testing.F) {
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := ParseResult(body)
+		// The parser checks syntax itself: it must accept exactly what
+		// encoding/json accepts.
+		valid := json.Valid(body)
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		isObject := valid && trimmed[0] == '{'
+		if !valid {
+			require.ErrorIs(t, err, ErrMalformedResult)
+			require.ErrorContains(t, err, "not valid JSON")
+		} else if !isObject {
+			require.ErrorContains(t, err, "not a JSON object")
+		} else if err != nil {
+			require.ErrorContains(t, err, "no input_OriginalConversationID")
+		}
 		ref, refErr := referenceParse(body)
 		if refErr != nil {
 			require.ErrorIs(t, err, ErrMalformedResult)
