@@ -1207,7 +1207,8 @@ func (h *Results) forget(kr *keptResult) {
 // may deliver again; the answer never holds the error's text. Requests it
 // refuses get a short generic JSON answer: 403 (address or token), 405 with
 // Allow: POST, 413, 415, 400 (not a JSON object, or no
-// input_OriginalConversationID).
+// input_OriginalConversationID), and 422 for a result its status query
+// contradicts (VerifyWithStatusQuery).
 //
 // The Query Direct Debit document shows its acknowledgement with
 // output_ResponseCode "INS-0"; every other product's shows "0", which the
@@ -1250,6 +1251,9 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 		if err := o(h); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
+		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

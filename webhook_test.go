@@ -1113,6 +1113,12 @@ func TestNewHandlerOptions(t *testing.T) {
 	_, err = NewHandler(ok, VerifyWithStatusQuery(g.mozClient(t)))
 	assert.ErrorContains(t, err, "WithServiceProviderCode")
 
+	// The gateway the results are read for must be the verifying client's.
+	_, err = NewHandler(ok, HandlerGateway(GatewayOpenAPI), VerifyWithStatusQuery(g.mozClient(t, WithServiceProviderCode("171717"))))
+	assert.ErrorContains(t, err, "HandlerGateway: openapi-v2, but the VerifyWithStatusQuery client speaks to mozambique-v1x")
+	_, err = NewHandler(ok, HandlerGateway(GatewayMozambique), VerifyWithStatusQuery(g.mozClient(t, WithServiceProviderCode("171717"))))
+	assert.NoError(t, err)
+
 	// IPv4 ranges written as IPv4-mapped IPv6 match IPv4 peers.
 	h := newTestHandler(t, ok, AllowSources(netip.MustParsePrefix("::ffff:192.0.2.0/120")))
 	assert.Equal(t, http.StatusOK, whPost(h, whFixture(t, "openapi/c2b.json")).Code)
