@@ -3,6 +3,7 @@ module github.com/mpesa-go/mpesa
 go 1.22
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/jarcoal/httpmock v1.4.2
 	github.com/stretchr/testify v1.11.1
 )

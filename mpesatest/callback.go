@@ -26,7 +26,8 @@ type Async struct {
 	// Delay is the time between the answer and the first delivery
 	// attempt; the transaction is Pending until then. Default 0.
 	Delay time.Duration
-	// Client sends the callbacks. Default: a client with a 10 s timeout.
+	// Client sends the callbacks. Default: a client of its own with a
+	// 10 s timeout, whose idle connections Close drops.
 	Client *http.Client
 	// MaxAttempts bounds the deliveries of one callback. A delivery is
 	// repeated when the listener does not answer, answers a status other
@@ -36,6 +37,8 @@ type Async struct {
 	// Backoff is the wait before the second attempt; it doubles for each
 	// later one. Default 100 ms.
 	Backoff time.Duration
+
+	ownClient bool // Client was made here and is closed by Close
 }
 
 func (a Async) withDefaults() Async {
@@ -43,7 +46,8 @@ func (a Async) withDefaults() Async {
 		panic("mpesatest: WithAsync: Async.URL is required")
 	}
 	if a.Client == nil {
-		a.Client = &http.Client{Timeout: 10 * time.Second}
+		a.Client = &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		a.ownClient = true
 	}
 	if a.MaxAttempts <= 0 {
 		a.MaxAttempts = 3

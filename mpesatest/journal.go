@@ -51,7 +51,8 @@ func (c *Call) clone() Call {
 	return out
 }
 
-// Calls returns every call so far, in the order they ended.
+// Calls returns every call so far, in the order they arrived. A call still
+// in progress (held by a hang scenario, say) is there with Status 0.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,10 +76,18 @@ func (s *Server) CallsTo(api mpesa.API) []Call {
 	return out
 }
 
-func (s *Server) record(c *Call) {
+// journal adds a call as it arrives; note updates it. Both hold s.mu, so
+// that Calls sees a call in progress consistently.
+func (s *Server) journal(c *Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, *c)
+	s.calls = append(s.calls, c)
+}
+
+func (s *Server) note(c *Call, update func(*Call)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update(c)
 }
 
 // journalHeader copies the request headers without the credentials.

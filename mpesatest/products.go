@@ -484,6 +484,9 @@ func (s *Server) customerName(rq *request) answer {
 // maskName keeps the first two and the last letter of a name.
 func maskName(name string) string {
 	r := []rune(name)
+	if len(r) == 0 {
+		return ""
+	}
 	if len(r) <= 3 {
 		return string(r[:1]) + strings.Repeat("*", len(r)-1)
 	}

@@ -116,7 +116,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Query:  r.URL.RawQuery,
 		Header: journalHeader(r.Header),
 	}
-	defer s.record(call)
+	s.journal(call)
 
 	// Read the whole request first: every answer, a reset connection
 	// included, comes after the gateway has read it.
@@ -128,13 +128,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, call: call}
-	call.Gateway, call.API, call.Market = rt.gateway, rt.api, market
+	s.note(call, func(c *Call) { c.Gateway, c.API, c.Market = rt.gateway, rt.api, market })
 	if readErr != nil {
 		s.writeError(w, call, http.StatusRequestEntityTooLarge, "Request body too large")
 		return
 	}
 	rq.params, rq.paramErr = readParams(r, rt.method, body)
-	call.Params = journalParams(rq.params)
+	s.note(call, func(c *Call) { c.Params = journalParams(rq.params) })
 
 	// The header checks come in the order a front end makes them: the
 	// method and path, the origin, the media type, then the credentials.
@@ -335,8 +335,7 @@ type answer struct {
 
 func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
 	writeJSON(w, a.status, a.body)
-	rq.call.Status = a.status
-	rq.call.Response = journalResponse(a.body)
+	s.note(rq.call, func(c *Call) { c.Status, c.Response = a.status, journalResponse(a.body) })
 	if a.after != nil {
 		a.after()
 	}
@@ -346,8 +345,7 @@ func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
 func (s *Server) writeError(w http.ResponseWriter, call *Call, status int, msg string) {
 	body := map[string]string{"output_error": msg}
 	writeJSON(w, status, body)
-	call.Status = status
-	call.Response = journalResponse(body)
+	s.note(call, func(c *Call) { c.Status, c.Response = status, journalResponse(body) })
 }
 
 func writeJSON(w http.ResponseWriter, status int, body map[string]string) {

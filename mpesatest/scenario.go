@@ -119,7 +119,7 @@ func (s *Server) nextScenario(api mpesa.API) (Scenario, bool) {
 
 // play answers a call with a scenario.
 func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
-	rq.call.Scenario = &sc
+	s.note(rq.call, func(c *Call) { c.Scenario = &sc })
 	var a answer
 	if sc.Processed {
 		a = s.handle(rq)
@@ -170,12 +170,12 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(firewallPage)))
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(firewallPage))
-		rq.call.Status = status
+		s.note(rq.call, func(c *Call) { c.Status = status })
 	case FaultEmptyBody:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(status)
-		rq.call.Status = status
+		s.note(rq.call, func(c *Call) { c.Status = status })
 	case FaultTruncatedBody:
 		body := a.body
 		if body == nil {
@@ -192,7 +192,7 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		rq.call.Status = status
+		s.note(rq.call, func(c *Call) { c.Status = status })
 		// Abort: the connection closes short of Content-Length.
 		panic(http.ErrAbortHandler)
 	}

@@ -61,7 +61,7 @@ type Server struct {
 	customers map[string]Customer
 	scenarios map[mpesa.API][]Scenario
 	ledger    ledger
-	calls     []Call
+	calls     []*Call
 	callbacks []*callbackRecord
 	// changed is closed and replaced whenever a callback delivery ends,
 	// to wake WaitCallbacks.
@@ -268,6 +268,9 @@ func (s *Server) Close() {
 		s.cancel()
 		s.ts.Close()
 		s.wg.Wait()
+		if a := s.cfg.async; a != nil && a.ownClient {
+			a.Client.CloseIdleConnections()
+		}
 	})
 }
 
