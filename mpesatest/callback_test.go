@@ -316,3 +316,33 @@ func TestCloseCutsADeliveryInFlight(t *testing.T) {
 	require.Len(t, cb.Attempts, 1, "no attempt after Close")
 	assert.Contains(t, cb.Attempts[0].Err, "context canceled")
 }
+
+func TestAsyncMandateIsActiveOnceItsResultIsSent(t *testing.T) {
+	l := newListener(t)
+	srv := newServer(t, mpesatest.WithAsync(mpesatest.Async{URL: l.srv.URL, APIs: []mpesa.API{mpesa.APIDirectDebitCreate}}))
+	c := openAPI(t, srv, mpesa.MarketGhana)
+	status, out := c.call(http.MethodPost, oaDDCreate.path, with(oaDDCreate.valid("am1"), "input_ThirdPartyReference", "Flat9"))
+	require.Equal(t, http.StatusCreated, status, out)
+	assert.NotContains(t, out, "output_MandateID", "the mandate comes with the result")
+
+	cb := waitCallbacks(t, srv, 1)[0]
+	assert.Equal(t, []string{"input_MandateID", "input_MsisdnToken", "input_OriginalConversationID", "input_ResultCode",
+		"input_ResultDesc", "input_ThirdPartyConversationID", "input_TransactionReference"}, keys(cb.Params))
+	status, q := c.call(http.MethodGet, oaDDQuery.path, with(oaDDQuery.valid("am2"), "input_ThirdPartyReference", "Flat9",
+		"input_ServiceProviderCode", "000000", "input_CustomerMSISDN", "-", "input_MsisdnToken", cb.Params["input_MsisdnToken"]))
+	require.Equal(t, http.StatusOK, status, q)
+	assert.Equal(t, cb.Params["input_MandateID"], q["output_MandateID"])
+}
+
+func TestAsyncMandateIsPendingUntilThen(t *testing.T) {
+	l := newListener(t)
+	srv := newServer(t, mpesatest.WithAsync(mpesatest.Async{URL: l.srv.URL, Delay: time.Hour, APIs: []mpesa.API{mpesa.APIDirectDebitCreate}}))
+	c := openAPI(t, srv, mpesa.MarketGhana)
+	status, _ := c.call(http.MethodPost, oaDDCreate.path, with(oaDDCreate.valid("ap1"), "input_ThirdPartyReference", "Flat10"))
+	require.Equal(t, http.StatusCreated, status)
+	status, q := c.call(http.MethodGet, oaDDQuery.path, with(oaDDQuery.valid("ap2"), "input_ThirdPartyReference", "Flat10", "input_ServiceProviderCode", "000000"))
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "INS-58", q["output_ResponseCode"], "no active mandate before the result")
+	status, _ = c.call(http.MethodPost, oaDDCreate.path, with(oaDDCreate.valid("ap3"), "input_ThirdPartyReference", "Flat10"))
+	assert.Equal(t, http.StatusConflict, status, "the reference is taken while the creation is pending")
+}

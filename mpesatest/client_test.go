@@ -159,7 +159,9 @@ func TestSDKAgainstFaults(t *testing.T) {
 		g := g
 		t.Run(g.String(), func(t *testing.T) {
 			srv := newServer(t)
-			client := sdkClient(t, srv, g, mpesa.WithQueryTimeout(300*time.Millisecond))
+			// Long enough that a normal query never times out on a busy machine,
+			// which would add calls to the counts below.
+			client := sdkClient(t, srv, g, mpesa.WithQueryTimeout(time.Second))
 			bg := context.Background()
 			c2bCalls := func() int { return len(srv.CallsTo(mpesa.APIC2B)) }
 
@@ -185,7 +187,7 @@ func TestSDKAgainstFaults(t *testing.T) {
 			t.Run("a payment that hangs is not sent again; not processed, reconcile says not found", func(t *testing.T) {
 				n := c2bCalls()
 				srv.Next(mpesa.APIC2B, mpesatest.Scenario{Fault: mpesatest.FaultHang})
-				ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+				ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
 				_, err := client.C2B(ctx, c2bRequest(g, ""))
 				cancel()
 				ref := outcomeUnknown(t, err)
@@ -195,7 +197,7 @@ func TestSDKAgainstFaults(t *testing.T) {
 			})
 			t.Run("a payment that hangs after processing reconciles to Completed", func(t *testing.T) {
 				srv.Next(mpesa.APIC2B, mpesatest.Scenario{Fault: mpesatest.FaultHang, Processed: true})
-				ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+				ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
 				_, err := client.C2B(ctx, c2bRequest(g, ""))
 				cancel()
 				ref := outcomeUnknown(t, err)
