@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/mpesa-go/mpesa"
@@ -99,10 +100,6 @@ type Attempt struct {
 	Err string
 }
 
-type callbackRecord struct {
-	cb Callback
-}
-
 func (c *Callback) clone() Callback {
 	out := *c
 	out.Params = cloneMap(c.Params)
@@ -119,8 +116,8 @@ func (s *Server) Callbacks() []Callback {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Callback, len(s.callbacks))
-	for i, r := range s.callbacks {
-		out[i] = r.cb.clone()
+	for i, cb := range s.callbacks {
+		out[i] = cb.clone()
 	}
 	return out
 }
@@ -131,8 +128,8 @@ func (s *Server) WaitCallbacks(ctx context.Context, n int) ([]Callback, error) {
 	for {
 		s.mu.Lock()
 		done := 0
-		for _, r := range s.callbacks {
-			if r.cb.Done {
+		for _, cb := range s.callbacks {
+			if cb.Done {
 				done++
 			}
 		}
@@ -154,7 +151,7 @@ func (s *Server) WaitCallbacks(ctx context.Context, n int) ([]Callback, error) {
 // transaction final.
 func (s *Server) startDelivery(rq *request, params map[string]string, settle func()) {
 	a := s.cfg.async
-	rec := &callbackRecord{cb: Callback{Gateway: rq.gw, API: rq.api, URL: a.URL, Params: params}}
+	rec := &Callback{Gateway: rq.gw, API: rq.api, URL: a.URL, Params: params}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -166,12 +163,12 @@ func (s *Server) startDelivery(rq *request, params map[string]string, settle fun
 	go s.deliver(rec, settle)
 }
 
-func (s *Server) deliver(rec *callbackRecord, settle func()) {
+func (s *Server) deliver(rec *Callback, settle func()) {
 	defer s.wg.Done()
 	a := s.cfg.async
 	defer func() {
 		s.mu.Lock()
-		rec.cb.Done = true
+		rec.Done = true
 		s.notifyLocked()
 		s.mu.Unlock()
 	}()
@@ -181,7 +178,7 @@ func (s *Server) deliver(rec *callbackRecord, settle func()) {
 	if settle != nil {
 		settle()
 	}
-	body, err := json.Marshal(rec.cb.Params)
+	body, err := json.Marshal(rec.Params)
 	if err != nil {
 		panic("mpesatest: " + err.Error()) // a map of strings always marshals
 	}
@@ -193,11 +190,11 @@ func (s *Server) deliver(rec *callbackRecord, settle func()) {
 			}
 			wait *= 2
 		}
-		at := s.post(a.Client, a.URL, body, rec.cb.API)
+		at := s.post(a.Client, a.URL, body, rec.API)
 		s.mu.Lock()
-		rec.cb.Attempts = append(rec.cb.Attempts, at)
+		rec.Attempts = append(rec.Attempts, at)
 		if at.Err == "" {
-			rec.cb.Acknowledged = true
+			rec.Acknowledged = true
 		}
 		s.mu.Unlock()
 		if at.Err == "" {
@@ -234,7 +231,7 @@ func (s *Server) post(hc *http.Client, url string, body []byte, api mpesa.API) A
 	case err != nil:
 		at.Err = err.Error()
 	case !ackAccepted(api, at.Ack["output_ResponseCode"]):
-		at.Err = "acknowledgement output_ResponseCode is " + quote(at.Ack["output_ResponseCode"]) + ", want \"0\""
+		at.Err = "acknowledgement output_ResponseCode is " + strconv.Quote(at.Ack["output_ResponseCode"]) + ", want \"0\""
 	}
 	return at
 }

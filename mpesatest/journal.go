@@ -2,7 +2,6 @@ package mpesatest
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mpesa-go/mpesa"
@@ -99,7 +98,8 @@ func journalHeader(h http.Header) http.Header {
 	return out
 }
 
-// secretKeys are parameters whose values the journal does not keep.
+// secretKeys are parameters and answer fields whose values the journal does
+// not keep.
 var secretKeys = map[string]bool{
 	"input_SecurityCredential": true,
 	"output_SessionID":         true,
@@ -115,8 +115,6 @@ func journalParams(p map[string]string) map[string]string {
 	return out
 }
 
-func journalResponse(body map[string]string) map[string]string { return journalParams(body) }
-
 func cloneMap(m map[string]string) map[string]string {
 	if m == nil {
 		return nil
@@ -127,7 +125,3 @@ func cloneMap(m map[string]string) map[string]string {
 	}
 	return out
 }
-
-func quote(s string) string { return strconv.Quote(s) }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -335,7 +336,7 @@ type answer struct {
 
 func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
 	writeJSON(w, a.status, a.body)
-	s.note(rq.call, func(c *Call) { c.Status, c.Response = a.status, journalResponse(a.body) })
+	s.note(rq.call, func(c *Call) { c.Status, c.Response = a.status, journalParams(a.body) })
 	if a.after != nil {
 		a.after()
 	}
@@ -345,7 +346,7 @@ func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
 func (s *Server) writeError(w http.ResponseWriter, call *Call, status int, msg string) {
 	body := map[string]string{"output_error": msg}
 	writeJSON(w, status, body)
-	s.note(call, func(c *Call) { c.Status, c.Response = status, journalResponse(body) })
+	s.note(call, func(c *Call) { c.Status, c.Response = status, journalParams(body) })
 }
 
 func writeJSON(w http.ResponseWriter, status int, body map[string]string) {
@@ -356,7 +357,7 @@ func writeJSON(w http.ResponseWriter, status int, body map[string]string) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }

@@ -62,7 +62,7 @@ type Server struct {
 	scenarios map[mpesa.API][]Scenario
 	ledger    ledger
 	calls     []*Call
-	callbacks []*callbackRecord
+	callbacks []*Callback
 	// changed is closed and replaced whenever a callback delivery ends,
 	// to wake WaitCallbacks.
 	changed chan struct{}
