@@ -1,0 +1,363 @@
+package mpesatest
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpesa-go/mpesa"
+)
+
+// route is an API as one gateway serves it.
+type route struct {
+	gateway mpesa.Gateway
+	api     mpesa.API
+	method  string
+}
+
+// openAPIRoutes maps the path below /{sandbox|openapi}/ipg/v2/{market}/ to
+// its API, and mozambiqueRoutes the path below /ipg/v1x/. They are written
+// out from the documents rather than taken from the mpesa package, so that
+// the simulator judges the client's URLs instead of echoing them.
+var (
+	openAPIRoutes = map[string]route{
+		"getSession/":             {mpesa.GatewayOpenAPI, mpesa.APIGetSession, http.MethodGet},
+		"c2bPayment/singleStage/": {mpesa.GatewayOpenAPI, mpesa.APIC2B, http.MethodPost},
+		"b2cPayment/":             {mpesa.GatewayOpenAPI, mpesa.APIB2C, http.MethodPost},
+		"b2bPayment/":             {mpesa.GatewayOpenAPI, mpesa.APIB2B, http.MethodPost},
+		"reversal/":               {mpesa.GatewayOpenAPI, mpesa.APIReversal, http.MethodPut},
+		"queryTransactionStatus/": {mpesa.GatewayOpenAPI, mpesa.APITransactionStatus, http.MethodGet},
+		"directDebitCreation/":    {mpesa.GatewayOpenAPI, mpesa.APIDirectDebitCreate, http.MethodPost},
+		"directDebitPayment/":     {mpesa.GatewayOpenAPI, mpesa.APIDirectDebitPayment, http.MethodPost},
+		"queryDirectDebit/":       {mpesa.GatewayOpenAPI, mpesa.APIDirectDebitQuery, http.MethodGet},
+		"directDebitCancel/":      {mpesa.GatewayOpenAPI, mpesa.APIDirectDebitCancel, http.MethodPut},
+		"queryBeneficiaryName/":   {mpesa.GatewayOpenAPI, mpesa.APIBeneficiaryName, http.MethodGet},
+	}
+	mozambiqueRoutes = map[string]route{
+		"c2bPayment/singleStage/": {mpesa.GatewayMozambique, mpesa.APIC2B, http.MethodPost},
+		"b2cPayment/":             {mpesa.GatewayMozambique, mpesa.APIB2C, http.MethodPost},
+		"b2bPayment/":             {mpesa.GatewayMozambique, mpesa.APIB2B, http.MethodPost},
+		"queryTransactionStatus/": {mpesa.GatewayMozambique, mpesa.APITransactionStatus, http.MethodGet},
+		"reversal/":               {mpesa.GatewayMozambique, mpesa.APIReversal, http.MethodPut},
+		// Not in the documents: the path published integrations agree on
+		// (SPEC-NOTES §4).
+		"queryCustomerName/": {mpesa.GatewayMozambique, mpesa.APIBeneficiaryName, http.MethodGet},
+	}
+)
+
+// findRoute resolves a request path to its route and, on OpenAPI, market.
+func findRoute(path string) (route, mpesa.Market, bool) {
+	if rest, ok := strings.CutPrefix(path, "/ipg/v1x/"); ok {
+		rt, ok := mozambiqueRoutes[rest]
+		return rt, mpesa.MarketMozambique, ok
+	}
+	// /{sandbox|openapi}/ipg/v2/{market}/{api...}
+	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 5)
+	if len(parts) != 5 || (parts[0] != "sandbox" && parts[0] != "openapi") || parts[1] != "ipg" || parts[2] != "v2" {
+		return route{}, "", false
+	}
+	m := mpesa.Market(parts[3])
+	if !m.Valid() {
+		return route{}, "", false
+	}
+	rt, ok := openAPIRoutes[parts[4]]
+	return rt, m, ok
+}
+
+// maxRequestBytes bounds a request body. Gateway requests are a few hundred
+// bytes.
+const maxRequestBytes = 64 << 10
+
+// request is one call being handled.
+type request struct {
+	r      *http.Request
+	route  route
+	gw     mpesa.Gateway
+	api    mpesa.API
+	market mpesa.Market
+	params map[string]string
+	// paramErr is why the parameters could not be read (malformed JSON, a
+	// value that is not a string, a repeated query key).
+	paramErr error
+	call     *Call
+}
+
+// refKey is the name of the caller's per-request reference on the gateway.
+func (rq *request) refKey() string { return refKey(rq.gw) }
+
+func refKey(g mpesa.Gateway) string {
+	if g == mpesa.GatewayMozambique {
+		return "input_ThirdPartyReference"
+	}
+	return "input_ThirdPartyConversationID"
+}
+
+// outRefKey is the name of the reference in an answer.
+func outRefKey(g mpesa.Gateway) string {
+	if g == mpesa.GatewayMozambique {
+		return "output_ThirdPartyReference"
+	}
+	return "output_ThirdPartyConversationID"
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	call := &Call{
+		Time:   s.now(),
+		Method: r.Method,
+		Path:   r.URL.Path,
+		Query:  r.URL.RawQuery,
+		Header: journalHeader(r.Header),
+	}
+	s.journal(call)
+
+	// Read the whole request first: every answer, a reset connection
+	// included, comes after the gateway has read it.
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+
+	rt, market, ok := findRoute(r.URL.Path)
+	if !ok {
+		s.writeError(w, call, http.StatusNotFound, "Resource not found")
+		return
+	}
+	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, call: call}
+	s.note(call, func(c *Call) { c.Gateway, c.API, c.Market = rt.gateway, rt.api, market })
+	if readErr != nil {
+		s.writeError(w, call, http.StatusRequestEntityTooLarge, "Request body too large")
+		return
+	}
+	rq.params, rq.paramErr = readParams(r, rt.method, body)
+	s.note(call, func(c *Call) { c.Params = journalParams(rq.params) })
+
+	// The header checks come in the order a front end makes them: the
+	// method and path, the origin, the media type, then the credentials.
+	// The documents give no answer for the first three; the simulator
+	// answers them, on both gateways, the way the Mozambique gateway is
+	// seen to answer a missing Origin: {"output_error": "..."}
+	// (SPEC-NOTES §4), with the HTTP status that names the problem.
+	if r.Method != rt.method {
+		w.Header().Set("Allow", rt.method)
+		s.writeError(w, call, http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed; use "+rt.method)
+		return
+	}
+	if !s.originAllowed(rq.gw, r.Header.Values("Origin")) {
+		// 403: the caller is not allowed from there. A client maps an
+		// output_error with 401 or 403 to an authorization failure, which
+		// is what a wrong Origin is: a configuration the application
+		// refuses.
+		s.writeError(w, call, http.StatusForbidden, "Origin not allowed")
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		// Every API of both gateways lists Content-Type: application/json,
+		// GET calls included (SPEC-NOTES §3.12).
+		s.writeError(w, call, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	if !s.authorize(w, rq) {
+		return
+	}
+	if sc, ok := s.nextScenario(rq.api); ok {
+		s.play(w, rq, sc)
+		return
+	}
+	s.writeAnswer(w, rq, s.handle(rq))
+}
+
+// readParams reads the parameters: a JSON object of strings in the body of
+// a POST or PUT, the URL query of a GET.
+func readParams(r *http.Request, method string, body []byte) (map[string]string, error) {
+	if method == http.MethodGet {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return map[string]string{}, errors.New("malformed query string")
+		}
+		p := make(map[string]string, len(q))
+		for k, vs := range q {
+			if len(vs) != 1 {
+				return p, errors.New("parameter " + k + " given more than once")
+			}
+			p[k] = vs[0]
+		}
+		return p, nil
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return map[string]string{}, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return map[string]string{}, errors.New("body is not a JSON object")
+	}
+	if raw == nil {
+		return map[string]string{}, errors.New("body is not a JSON object")
+	}
+	p := make(map[string]string, len(raw))
+	var bad error
+	for k, v := range raw {
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			// Keep the value for the journal; the request is refused.
+			p[k] = string(v)
+			bad = errors.New("parameter " + k + " is not a JSON string")
+			continue
+		}
+		p[k] = str
+	}
+	return p, bad
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// originAllowed checks the Origin header: exactly one, and on OpenAPI one of
+// the application's origins ("*" takes any), on Mozambique OriginMozambique.
+func (s *Server) originAllowed(g mpesa.Gateway, values []string) bool {
+	if len(values) != 1 || values[0] == "" {
+		return false
+	}
+	if g == mpesa.GatewayMozambique {
+		return values[0] == OriginMozambique
+	}
+	for _, o := range s.cfg.origins {
+		if o == "*" || o == values[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// session is an OpenAPI session key.
+type session struct {
+	issued  time.Time
+	expired bool // ended early by ExpireSessions
+}
+
+// decryptBearer returns the plaintext of "Bearer base64(RSA(secret))".
+//
+// The gateways encrypt with RSA PKCS #1 v1.5 padding, so the simulator must
+// decrypt with it. Go 1.26 deprecates rsa.DecryptPKCS1v15 because a server
+// that reveals whether the padding was valid is a padding oracle; the
+// simulator is a test double on the loopback interface that holds no secret
+// worth an attack, and it answers every failure the same way.
+func (s *Server) decryptBearer(header string) (string, bool) {
+	b64, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return "", false
+	}
+	ct, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil || len(ct) == 0 {
+		return "", false
+	}
+	s.decryptions.Add(1)
+	pt, err := rsa.DecryptPKCS1v15(nil, s.key, ct)
+	if err != nil {
+		return "", false
+	}
+	return string(pt), true
+}
+
+// authorize checks the bearer and answers the call when it is refused.
+// OpenAPI: getSession takes the encrypted API key and issues a session;
+// every other call takes the encrypted ID of a known, live, unexpired
+// session, else 401 INS-2. Mozambique: every call takes the encrypted API
+// key, else 401 {"output_error": "..."} (SPEC-NOTES §4), the status that
+// says "credentials refused".
+func (s *Server) authorize(w http.ResponseWriter, rq *request) bool {
+	secret, ok := s.decryptBearer(rq.r.Header.Get("Authorization"))
+	if rq.gw == mpesa.GatewayMozambique {
+		if !ok || secret != s.cfg.apiKey {
+			s.writeError(w, rq.call, http.StatusUnauthorized, "Invalid API Key")
+			return false
+		}
+		return true
+	}
+	if rq.api == mpesa.APIGetSession {
+		s.sessionCalls.Add(1)
+		if !ok || secret != s.cfg.apiKey {
+			s.writeAnswer(w, rq, s.refuse(rq, "INS-2"))
+			return false
+		}
+		return true
+	}
+	if !ok || !s.sessionLive(secret) {
+		a := s.refuse(rq, "INS-2")
+		a.body["output_ResponseDesc"] = "Invalid Session ID"
+		s.writeAnswer(w, rq, a)
+		return false
+	}
+	return true
+}
+
+func (s *Server) sessionLive(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[id]
+	if !ok || ss.expired {
+		return false
+	}
+	now := s.now()
+	return !now.Before(ss.issued.Add(s.cfg.warmup)) && now.Before(ss.issued.Add(s.cfg.lifetime))
+}
+
+// getSession issues a new session.
+func (s *Server) getSession(rq *request) answer {
+	s.mu.Lock()
+	id := randomString(hexLower, 32)
+	for s.sessions[id] != nil {
+		id = randomString(hexLower, 32)
+	}
+	s.sessions[id] = &session{issued: s.now()}
+	s.mu.Unlock()
+	return answer{status: http.StatusOK, body: map[string]string{
+		"output_ResponseCode": "INS-0",
+		"output_ResponseDesc": "Request processed successfully",
+		"output_SessionID":    id,
+	}}
+}
+
+// answer is a JSON answer about to be written, and what to do once it is.
+type answer struct {
+	status int
+	body   map[string]string
+	// after runs once the answer is written: it starts the callback of an
+	// asynchronous answer, which must not overtake it.
+	after func()
+}
+
+func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
+	writeJSON(w, a.status, a.body)
+	s.note(rq.call, func(c *Call) { c.Status, c.Response = a.status, journalParams(a.body) })
+	if a.after != nil {
+		a.after()
+	}
+}
+
+// writeError answers {"output_error": msg}.
+func (s *Server) writeError(w http.ResponseWriter, call *Call, status int, msg string) {
+	body := map[string]string{"output_error": msg}
+	writeJSON(w, status, body)
+	s.note(call, func(c *Call) { c.Status, c.Response = status, journalParams(body) })
+}
+
+func writeJSON(w http.ResponseWriter, status int, body map[string]string) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		// A map of strings always marshals.
+		panic("mpesatest: " + err.Error())
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
