@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -413,10 +412,10 @@ func malformed(why string) error { return fmt.Errorf("%w: %s", ErrMalformedResul
 // the body.
 func (r *Result) parse(body []byte) error {
 	s := string(body)
-	i := skipSpace(s, 0)
+	i := wire.SkipSpace(s, 0)
 	if i == len(s) || s[i] != '{' {
 		if i < len(s) {
-			if end, ok := skipValue(s, i, 0); ok && skipSpace(s, end) == len(s) {
+			if end, ok := wire.SkipValue(s, i, 0); ok && wire.SkipSpace(s, end) == len(s) {
 				return malformed("not a JSON object")
 			}
 		}
@@ -424,7 +423,7 @@ func (r *Result) parse(body []byte) error {
 	}
 	var vals [fieldCount]string
 	var keys [fieldCount]string
-	i = skipSpace(s, i+1)
+	i = wire.SkipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		i++
 	} else {
@@ -432,14 +431,14 @@ func (r *Result) parse(body []byte) error {
 			if i == len(s) || s[i] != '"' {
 				return errInvalidJSON
 			}
-			key, j, ok := jsonString(s, i)
+			key, j, ok := wire.String(s, i)
 			if !ok {
 				return errInvalidJSON
 			}
-			if i = skipSpace(s, j); i == len(s) || s[i] != ':' {
+			if i = wire.SkipSpace(s, j); i == len(s) || s[i] != ':' {
 				return errInvalidJSON
 			}
-			val, j, ok := jsonValue(s, skipSpace(s, i+1), 1)
+			val, j, ok := wire.Value(s, wire.SkipSpace(s, i+1), 1)
 			if !ok {
 				return errInvalidJSON
 			}
@@ -454,11 +453,11 @@ func (r *Result) parse(body []byte) error {
 				}
 				keys[f], vals[f] = key, val
 			}
-			if i = skipSpace(s, j); i == len(s) {
+			if i = wire.SkipSpace(s, j); i == len(s) {
 				return errInvalidJSON
 			}
 			if s[i] == ',' {
-				i = skipSpace(s, i+1)
+				i = wire.SkipSpace(s, i+1)
 				continue
 			}
 			if s[i] != '}' {
@@ -468,7 +467,7 @@ func (r *Result) parse(body []byte) error {
 			break
 		}
 	}
-	if skipSpace(s, i) != len(s) {
+	if wire.SkipSpace(s, i) != len(s) {
 		return errInvalidJSON
 	}
 	if vals[fieldOriginalConversationID] == "" {
@@ -566,228 +565,7 @@ func inferAPI(v *[fieldCount]string) API {
 	return 0
 }
 
-func skipSpace(s string, i int) int {
-	for i < len(s) {
-		switch s[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// maxJSONDepth is encoding/json's limit of nested objects and arrays, the
-// body's own object included.
-const maxJSONDepth = 10000
-
 var errInvalidJSON = malformed("not valid JSON")
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func isHexDigit(c byte) bool {
-	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
-}
-
-// jsonString decodes the JSON string that starts at s[i] and returns it with
-// the index after its closing quote; ok is false when it is not a valid
-// JSON string.
-func jsonString(s string, i int) (v string, end int, ok bool) {
-	end, plain, ok := scanString(s, i)
-	if !ok {
-		return "", 0, false
-	}
-	raw := s[i+1 : end-1]
-	if plain || (!strings.Contains(raw, `\`) && utf8.ValidString(raw)) {
-		return raw, end, true
-	}
-	// Escapes, or invalid UTF-8 that encoding/json replaces with U+FFFD.
-	var out string
-	if err := json.Unmarshal([]byte(s[i:end]), &out); err != nil {
-		return "", 0, false
-	}
-	return out, end, true
-}
-
-// scanString checks the string that starts at s[i] and returns the index
-// after its closing quote, and whether it holds only ASCII without escapes.
-// Control characters and unknown escapes make it invalid; invalid UTF-8
-// does not, as in encoding/json.
-func scanString(s string, i int) (end int, plain, ok bool) {
-	plain = true
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '"':
-			return j + 1, plain, true
-		case c == '\\':
-			plain = false
-			if j++; j == len(s) {
-				return 0, false, false
-			}
-			switch s[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(s) {
-					return 0, false, false
-				}
-				for k := j + 1; k <= j+4; k++ {
-					if !isHexDigit(s[k]) {
-						return 0, false, false
-					}
-				}
-				j += 4
-			default:
-				return 0, false, false
-			}
-		case c < 0x20:
-			return 0, false, false
-		case c >= utf8.RuneSelf:
-			plain = false
-		}
-	}
-	return 0, false, false
-}
-
-// jsonValue returns the value that starts at s[i] as a string: a string
-// decoded, a number as written, true and false spelled so, null as "", and
-// an object or array verbatim. depth is the nesting depth of the value's
-// container.
-func jsonValue(s string, i, depth int) (v string, end int, ok bool) {
-	if i == len(s) {
-		return "", 0, false
-	}
-	switch s[i] {
-	case '"':
-		return jsonString(s, i)
-	case 'n':
-		end, ok = skipValue(s, i, depth)
-		return "", end, ok
-	}
-	end, ok = skipValue(s, i, depth)
-	if !ok {
-		return "", 0, false
-	}
-	return s[i:end], end, true
-}
-
-// skipValue checks the value that starts at s[i] and returns the index after
-// it.
-func skipValue(s string, i, depth int) (end int, ok bool) {
-	if i == len(s) {
-		return 0, false
-	}
-	switch c := s[i]; {
-	case c == '"':
-		end, _, ok = scanString(s, i)
-		return end, ok
-	case c == '{' || c == '[':
-		return skipComposite(s, i, depth+1)
-	case c == 't':
-		return literal(s, i, "true")
-	case c == 'f':
-		return literal(s, i, "false")
-	case c == 'n':
-		return literal(s, i, "null")
-	case c == '-' || isDigit(c):
-		return scanNumber(s, i)
-	}
-	return 0, false
-}
-
-func literal(s string, i int, lit string) (int, bool) {
-	if strings.HasPrefix(s[i:], lit) {
-		return i + len(lit), true
-	}
-	return 0, false
-}
-
-// scanNumber checks the number that starts at s[i]:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func scanNumber(s string, i int) (int, bool) {
-	if s[i] == '-' {
-		i++
-	}
-	switch {
-	case i == len(s):
-		return 0, false
-	case s[i] == '0':
-		i++
-	case isDigit(s[i]):
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	default:
-		return 0, false
-	}
-	if i < len(s) && s[i] == '.' {
-		if i++; i == len(s) || !isDigit(s[i]) {
-			return 0, false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		if i++; i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i == len(s) || !isDigit(s[i]) {
-			return 0, false
-		}
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	}
-	return i, true
-}
-
-// skipComposite checks the object or array that starts at s[i], at nesting
-// depth depth, and returns the index after it.
-func skipComposite(s string, i, depth int) (int, bool) {
-	if depth > maxJSONDepth {
-		return 0, false
-	}
-	obj := s[i] == '{'
-	closing := byte(']')
-	if obj {
-		closing = '}'
-	}
-	i = skipSpace(s, i+1)
-	if i < len(s) && s[i] == closing {
-		return i + 1, true
-	}
-	for {
-		if obj {
-			if i == len(s) || s[i] != '"' {
-				return 0, false
-			}
-			end, _, ok := scanString(s, i)
-			if !ok {
-				return 0, false
-			}
-			if i = skipSpace(s, end); i == len(s) || s[i] != ':' {
-				return 0, false
-			}
-			i = skipSpace(s, i+1)
-		}
-		end, ok := skipValue(s, i, depth)
-		if !ok {
-			return 0, false
-		}
-		if i = skipSpace(s, end); i == len(s) {
-			return 0, false
-		}
-		switch s[i] {
-		case ',':
-			i = skipSpace(s, i+1)
-		case closing:
-			return i + 1, true
-		default:
-			return 0, false
-		}
-	}
-}
 
 // ResultFunc processes one result. It runs once per result: a duplicate
 // delivery is acknowledged without running it again. Returning nil makes the

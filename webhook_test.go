@@ -27,6 +27,8 @@ import (
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mpesa-go/mpesa/internal/wire"
 )
 
 // whToken is the token of the tests that use RequireToken; no log line or
@@ -368,8 +370,8 @@ func TestParseResultSyntaxAgreesWithEncodingJSON(t *testing.T) {
 		`"a\u00e9"`, `"\u12G4"`, `"\u12"`, `"\x"`, `"\/"`, `"\b\f\n\r\t"`, "\"\x1f\"", "\"\x7f\"", `"\"`,
 		"\"\xff\xfe\"", `"`, `""`,
 		`{}`, `[]`, `{"a":}`, `{"a" 1}`, `{a:1}`, `{"a":1,}`, `[1,]`, `[,1]`, `[1 2]`, `{"a":[{"b":null}]}`, `{"a":1}}`,
-		`[` + strings.Repeat(`[`, maxJSONDepth-2) + strings.Repeat(`]`, maxJSONDepth-2) + `]`,
-		`[` + strings.Repeat(`[`, maxJSONDepth-1) + strings.Repeat(`]`, maxJSONDepth-1) + `]`,
+		`[` + strings.Repeat(`[`, wire.MaxDepth-2) + strings.Repeat(`]`, wire.MaxDepth-2) + `]`,
+		`[` + strings.Repeat(`[`, wire.MaxDepth-1) + strings.Repeat(`]`, wire.MaxDepth-1) + `]`,
 	}
 	for _, v := range values {
 		for _, body := range []string{

@@ -1,6 +1,7 @@
 // Package wire encodes the flat string objects both M-Pesa gateways take: a
 // JSON object of strings in a POST or PUT body, the same pairs in the URL
-// query of a GET.
+// query of a GET. It also scans the flat JSON objects they send back as
+// result callbacks (scan.go).
 package wire
 
 import (
