@@ -10,25 +10,28 @@
 // Set MPESA_API_KEY to run the same steps against the real sandbox. Then,
 // from the environment:
 //
-//	MPESA_API_KEY                 the application's API key
-//	MPESA_MARKET                  an OpenAPI v2 market (vodafoneGHA, vodacomTZN,
-//	                              vodacomLES, vodacomDRC, vodacomMOZ), or
-//	                              mozambique-v1x for the Vodacom Mozambique
-//	                              gateway (required)
-//	MPESA_SERVICE_PROVIDER_CODE   the business shortcode (required)
-//	MPESA_MSISDN                  the paying customer's number (required on
-//	                              mozambique-v1x; OpenAPI defaults to the
-//	                              portal's test number 000000000001)
-//	MPESA_PUBLIC_KEY              the gateway's public key, base64 DER or PEM
-//	                              (required on mozambique-v1x; OpenAPI v2
-//	                              defaults to the portal's sandbox key)
-//	MPESA_INITIATOR_ID,           the reversal initiator Vodacom issued
-//	MPESA_SECURITY_CREDENTIAL     (required on mozambique-v1x)
-//	MPESA_CALLBACK_ADDR           optional: listen here (":8080") for the
-//	                              result callback at /mpesa/results; the
-//	                              Response URL configured on the portal must
-//	                              reach it. Without it an asynchronous answer
-//	                              is followed up with status queries.
+//	MPESA_API_KEY                the application's API key
+//	MPESA_MARKET                 an OpenAPI v2 market (vodafoneGHA, vodacomTZN,
+//	                             vodacomLES, vodacomDRC, vodacomMOZ), or
+//	                             mozambique-v1x for the Vodacom Mozambique
+//	                             gateway (required)
+//	MPESA_SERVICE_PROVIDER_CODE  the business shortcode (required)
+//	MPESA_CUSTOMER_MSISDN        the paying customer's number (required on
+//	                             mozambique-v1x; OpenAPI defaults to the
+//	                             portal's test number 000000000001)
+//	MPESA_PUBLIC_KEY             the gateway's public key, base64 DER or PEM
+//	                             (required on mozambique-v1x; OpenAPI v2
+//	                             defaults to the portal's sandbox key)
+//	MPESA_INITIATOR_ID,          the reversal initiator Vodacom issued
+//	MPESA_SECURITY_CREDENTIAL    (required on mozambique-v1x)
+//	MPESA_CALLBACK_ADDR          optional: listen here (":8080") for the
+//	                             result callback at /mpesa/results; the
+//	                             Response URL configured on the portal must
+//	                             reach it. Without it an asynchronous answer
+//	                             is followed up with status queries.
+//
+// The variables that examples/callback-service also reads mean the same
+// there.
 package main
 
 import (
@@ -267,13 +270,13 @@ func runSandbox(ctx context.Context, w io.Writer, getenv func(string) string) er
 	gateway := mpesa.GatewayOpenAPI
 	marketName := need("MPESA_MARKET")
 	shortcode := need("MPESA_SERVICE_PROVIDER_CODE")
-	msisdn := getenv("MPESA_MSISDN")
+	msisdn := getenv("MPESA_CUSTOMER_MSISDN")
 	currency := ""
 	switch {
 	case marketName == "":
 	case strings.EqualFold(marketName, "mozambique-v1x"):
 		gateway = mpesa.GatewayMozambique
-		msisdn = need("MPESA_MSISDN")
+		msisdn = need("MPESA_CUSTOMER_MSISDN")
 		need("MPESA_PUBLIC_KEY")
 		id, cred := need("MPESA_INITIATOR_ID"), need("MPESA_SECURITY_CREDENTIAL")
 		if id != "" && cred != "" {

@@ -51,7 +51,7 @@ func TestQuickstartNamesMissingSettings(t *testing.T) {
 		{"openapi shortcode", map[string]string{"MPESA_API_KEY": "k", "MPESA_MARKET": "vodacomTZN"},
 			[]string{"MPESA_SERVICE_PROVIDER_CODE"}},
 		{"mozambique", map[string]string{"MPESA_API_KEY": "k", "MPESA_MARKET": "mozambique-v1x", "MPESA_SERVICE_PROVIDER_CODE": "171717"},
-			[]string{"MPESA_MSISDN", "MPESA_PUBLIC_KEY", "MPESA_INITIATOR_ID", "MPESA_SECURITY_CREDENTIAL"}},
+			[]string{"MPESA_CUSTOMER_MSISDN", "MPESA_PUBLIC_KEY", "MPESA_INITIATOR_ID", "MPESA_SECURITY_CREDENTIAL"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
