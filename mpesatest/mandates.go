@@ -129,28 +129,40 @@ func (s *Server) createMandate(rq *request) answer {
 	return s.concludeLocked(rq, t, "INS-0", mpesa.StatusCompleted, out, cb, func() { m.active = true })
 }
 
+// mandateCallLocked does what a payment and a cancellation under a mandate
+// share: it checks the parameters, resolves the customer, refuses a reused
+// reference and finds the mandate, answering notFound when there is none.
+// refused is the answer when one of those fails.
+func (s *Server) mandateCallLocked(rq *request, notFound string) (msisdn string, m *mandate, refused *answer) {
+	fail := func(a answer) (string, *mandate, *answer) { return "", nil, &a }
+	if code := validate(rq); code != "" {
+		return fail(s.refuseLocked(rq, code, ""))
+	}
+	msisdn, code := s.resolveCustomerLocked(rq.params)
+	if code != "" {
+		return fail(s.refuseLocked(rq, code, ""))
+	}
+	if s.ledger.byRef[scopeOf(rq.gw, rq.market)+rq.params[rq.refKey()]] != nil {
+		return fail(s.duplicateLocked(rq))
+	}
+	if m, code = s.findMandateLocked(rq, msisdn, notFound); code != "" {
+		return fail(s.refuseLocked(rq, code, ""))
+	}
+	return msisdn, m, nil
+}
+
 // payMandate serves directDebitPayment: no prompt, but a customer without
 // funds (INS-2006) or with a failing account (INS-6) fails it.
 func (s *Server) payMandate(rq *request) answer {
-	if code := validate(rq); code != "" {
-		return s.refuse(rq, code)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	msisdn, code := s.resolveCustomerLocked(rq.params)
-	if code != "" {
-		return s.refuseLocked(rq, code, "")
-	}
-	scope := scopeOf(rq.gw, rq.market)
-	if s.ledger.byRef[scope+rq.params[rq.refKey()]] != nil {
-		return s.duplicateLocked(rq)
-	}
 	// The payment table has no code for a missing mandate; INS-58 "No
 	// Active Mandate found" is the family's code for exactly that (the
 	// table is no complete list: it names INS-17 and INS-30 for fields
 	// a payment does not take).
-	if _, code := s.findMandateLocked(rq, msisdn, "INS-58"); code != "" {
-		return s.refuseLocked(rq, code, "")
+	msisdn, _, refused := s.mandateCallLocked(rq, "INS-58")
+	if refused != nil {
+		return *refused
 	}
 	t := s.newTxLocked(rq, s.asyncFor(rq))
 	t.msisdn = msisdn
@@ -237,22 +249,11 @@ func (s *Server) queryMandate(rq *request) answer {
 // cancelMandate serves directDebitCancel. Its own table answers a missing
 // mandate with 401 INS-6 "Mandate does not exist".
 func (s *Server) cancelMandate(rq *request) answer {
-	if code := validate(rq); code != "" {
-		return s.refuse(rq, code)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	msisdn, code := s.resolveCustomerLocked(rq.params)
-	if code != "" {
-		return s.refuseLocked(rq, code, "")
-	}
-	scope := scopeOf(rq.gw, rq.market)
-	if s.ledger.byRef[scope+rq.params[rq.refKey()]] != nil {
-		return s.duplicateLocked(rq)
-	}
-	m, code := s.findMandateLocked(rq, msisdn, "INS-6")
-	if code != "" {
-		return s.refuseLocked(rq, code, "")
+	msisdn, m, refused := s.mandateCallLocked(rq, "INS-6")
+	if refused != nil {
+		return *refused
 	}
 	t := s.newTxLocked(rq, s.asyncFor(rq))
 	t.msisdn = msisdn
