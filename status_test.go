@@ -127,6 +127,12 @@ func TestReconcileKeepsGoingThroughTemporaryFailures(t *testing.T) {
 	c, s := reconcileClient(t)
 	s.answers = []func(http.ResponseWriter){codeAnswer(503, "INS-16"), func(w http.ResponseWriter) {
 		w.WriteHeader(502)
+	}, func(w http.ResponseWriter) {
+		// The connection drops without an answer.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if assert.NoError(t, err) {
+			conn.Close()
+		}
 	}, status("Failed")}
 	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1"})
 	require.NoError(t, err)
