@@ -18,7 +18,9 @@
 // HTTP status. It remembers what happened: a reference used twice is a
 // duplicate (409 INS-10), a status query reports how a payment ended, a
 // transaction is reversed at most once, and a direct-debit mandate must be
-// created before it is paid and is gone once cancelled.
+// created before it is paid and is gone once cancelled. In front of the
+// Mozambique gateway it plays the web firewall too, which refuses Go's
+// default User-Agent with an HTML page.
 //
 // Point a client at it with Options:
 //

@@ -107,9 +107,7 @@ func (c *raw) send(method, path string, params map[string]string, edit func(*htt
 	}
 	req, err := http.NewRequest(method, target, body)
 	require.NoError(c.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", c.authz)
-	req.Header.Set("Origin", c.origin)
+	c.setHeaders(req)
 	if edit != nil {
 		edit(req)
 	}
@@ -121,6 +119,14 @@ func (c *raw) send(method, path string, params map[string]string, edit func(*htt
 	var out map[string]string
 	require.NoError(c.t, json.Unmarshal(data, &out), "answer %q", data)
 	return resp.StatusCode, out
+}
+
+// setHeaders sets the headers every gateway call carries.
+func (c *raw) setHeaders(req *http.Request) {
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", c.authz)
+	req.Header.Set("Origin", c.origin)
+	req.Header.Set("User-Agent", "mpesatest-raw/1") // not Go's default, which the Mozambique firewall refuses
 }
 
 // with returns a copy of base with the changes applied; a value of "-"

@@ -134,6 +134,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, call, http.StatusRequestEntityTooLarge, "Request body too large")
 		return
 	}
+	if rt.gateway == mpesa.GatewayMozambique && blockedAgent(r.UserAgent()) {
+		// The web firewall in front of the Mozambique hosts turns away
+		// Go's default User-Agent with a page of its own, before the
+		// gateway sees anything (SPEC-NOTES §4).
+		s.writeFirewallPage(w, call, http.StatusForbidden)
+		return
+	}
 	rq.params, rq.paramErr = readParams(r, rt.method, body)
 	s.note(call, func(c *Call) { c.Params = journalParams(rq.params) })
 
@@ -170,6 +177,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeAnswer(w, rq, s.handle(rq))
+}
+
+// blockedAgent reports whether the Mozambique firewall refuses a
+// User-Agent: none, or Go's default.
+func blockedAgent(ua string) bool {
+	return ua == "" || strings.HasPrefix(ua, "Go-http-client/")
 }
 
 // readParams reads the parameters: a JSON object of strings in the body of

@@ -166,11 +166,7 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 	case FaultReset:
 		resetConnection(w)
 	case FaultHTML:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(firewallPage)))
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(firewallPage))
-		s.note(rq.call, func(c *Call) { c.Status = status })
+		s.writeFirewallPage(w, rq.call, status)
 	case FaultEmptyBody:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "0")
@@ -219,6 +215,15 @@ func resetConnection(w http.ResponseWriter) {
 		return
 	}
 	_ = conn.Close()
+}
+
+// writeFirewallPage answers the firewall's HTML page with status.
+func (s *Server) writeFirewallPage(w http.ResponseWriter, call *Call, status int) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(firewallPage)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(firewallPage))
+	s.note(call, func(c *Call) { c.Status = status })
 }
 
 // firewallPage is what a web application firewall shows instead of the

@@ -25,9 +25,7 @@ func (c *raw) rawPost(ctx context.Context, params map[string]string) (*http.Resp
 	require.NoError(c.t, err)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.srv.URL()+c.path("c2bPayment/singleStage/"), bytes.NewReader(data))
 	require.NoError(c.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", c.authz)
-	req.Header.Set("Origin", c.origin)
+	c.setHeaders(req)
 	resp, err := c.srv.Client().Do(req)
 	if err != nil {
 		return nil, nil, err

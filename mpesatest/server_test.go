@@ -1,6 +1,7 @@
 package mpesatest_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -259,4 +260,36 @@ func TestBodyMustBeAJSONObjectOfStrings(t *testing.T) {
 	status, out = c.send(http.MethodPost, c.path("c2bPayment/singleStage/")+"?input_Amount=10", with(c2bTZ("q1"), "input_Amount", "-"), nil)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "INS-20", out["output_ResponseCode"])
+}
+
+// TestMozambiqueFirewallRefusesGoDefaultUserAgent: the Mozambique hosts sit
+// behind a web firewall that turns Go's default User-Agent away with an
+// HTML page (SPEC-NOTES §4); the OpenAPI gateway does not.
+func TestMozambiqueFirewallRefusesGoDefaultUserAgent(t *testing.T) {
+	srv := newServer(t)
+	for _, c := range []*raw{mozambique(t, srv), openAPI(t, srv, mpesa.MarketTanzania)} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL()+c.path("queryTransactionStatus/"), nil)
+		require.NoError(t, err)
+		c.setHeaders(req)
+		req.Header.Del("User-Agent") // net/http sends Go-http-client/1.1
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		if c.gw == mpesa.GatewayMozambique {
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+		} else {
+			assert.NotEqual(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), "OpenAPI has no such firewall")
+		}
+	}
+
+	// The SDK's default User-Agent passes; Go's is refused, and the client
+	// reports the page as an unexpected answer.
+	client, err := mpesa.NewClient(srv.APIKey(), append(srv.Options(mpesa.GatewayMozambique), mpesa.WithUserAgent("Go-http-client/1.1"))...)
+	require.NoError(t, err)
+	_, err = client.TransactionStatus(context.Background(), mpesa.TransactionStatusRequest{QueryReference: "5C1400CVRO"})
+	require.ErrorIs(t, err, mpesa.ErrUnexpectedResponse)
+	var e *mpesa.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, http.StatusForbidden, e.HTTPStatus)
 }
