@@ -53,6 +53,10 @@ type config struct {
 	listen, msisdn, amount, archive string
 	wait                            time.Duration
 	verify, once                    bool
+
+	// clientOptions are added last to the client's options: the test
+	// points the client at the simulator with them.
+	clientOptions []mpesa.Option
 }
 
 func main() {
@@ -138,7 +142,7 @@ func newClient(cfg *config, logger *slog.Logger) (*mpesa.Client, error) {
 	if cfg.baseURL != "" {
 		opts = append(opts, mpesa.WithBaseURL(cfg.baseURL))
 	}
-	return mpesa.NewClient(cfg.apiKey, opts...)
+	return mpesa.NewClient(cfg.apiKey, append(opts, cfg.clientOptions...)...)
 }
 
 // archive appends every delivery, parsed or not, to a JSON Lines file and
