@@ -40,19 +40,6 @@ func (c *Client) B2B(ctx context.Context, req B2BRequest) (*PaymentResponse, err
 	p.add("input_ReceiverPartyCode", req.ReceiverPartyCode)
 	p.add("input_TransactionReference", req.TransactionReference)
 	p.add(c.referenceKey(), ref)
-	if c.gateway == GatewayOpenAPI {
-		country, currency := c.marketFields(&k, req.Country, req.Currency)
-		k.description("PurchasedItemsDesc", req.PurchasedItemsDesc)
-		p.add("input_Country", country)
-		p.add("input_Currency", currency)
-		p.add("input_PurchasedItemsDesc", req.PurchasedItemsDesc)
-	}
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	out, err := c.do(ctx, APIB2B, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return paymentResponse(out, ref), nil
+	c.addMarketFields(&k, &p, req.Country, req.Currency, "input_PurchasedItemsDesc", req.PurchasedItemsDesc)
+	return c.pay(ctx, &k, &p, ref)
 }

@@ -41,19 +41,6 @@ func (c *Client) B2C(ctx context.Context, req B2CRequest) (*PaymentResponse, err
 	p.add("input_ServiceProviderCode", spc)
 	p.add("input_TransactionReference", req.TransactionReference)
 	p.add(c.referenceKey(), ref)
-	if c.gateway == GatewayOpenAPI {
-		country, currency := c.marketFields(&k, req.Country, req.Currency)
-		k.description("PaymentItemsDesc", req.PaymentItemsDesc)
-		p.add("input_Country", country)
-		p.add("input_Currency", currency)
-		p.add("input_PaymentItemsDesc", req.PaymentItemsDesc)
-	}
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	out, err := c.do(ctx, APIB2C, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return paymentResponse(out, ref), nil
+	c.addMarketFields(&k, &p, req.Country, req.Currency, "input_PaymentItemsDesc", req.PaymentItemsDesc)
+	return c.pay(ctx, &k, &p, ref)
 }

@@ -2,7 +2,6 @@ package mpesa
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/mpesa-go/mpesa/internal/validate"
@@ -413,7 +412,7 @@ func (c *Client) DirectDebitQuery(ctx context.Context, req DirectDebitQueryReque
 		MandateID:                string(out.MandateID),
 		MandateStatus:            string(out.MandateStatus),
 		AccountStatus:            string(out.AccountStatus),
-		SufficientBalance:        strings.EqualFold(strings.TrimSpace(string(out.SufficientBalance)), "true"),
+		SufficientBalance:        isTrue(string(out.SufficientBalance)),
 		FirstPaymentDate:         string(out.FirstPaymentDate),
 		Frequency:                Frequency(out.Frequency),
 		PaymentDayFrom:           string(out.PaymentDayFrom),

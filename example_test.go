@@ -95,12 +95,11 @@ func ExampleClient_C2B() {
 		switch {
 		case err == nil:
 			fmt.Println("paid:", res.ResponseCode, res.ThirdPartyConversationID, len(res.TransactionID) > 0)
-		case errors.Is(err, mpesa.ErrOutcomeUnknown):
+		case errors.Is(err, mpesa.ErrOutcomeUnknown) && errors.As(err, &refused):
 			// The request left but no answer came back: the customer
 			// may have paid. Reconcile before anything else, and send
 			// the payment again only with the same reference, which
 			// the error carries even when the client generated it.
-			errors.As(err, &refused)
 			st, err := client.Reconcile(ctx, mpesa.TransactionStatusRequest{QueryReference: refused.ThirdPartyConversationID})
 			if err != nil {
 				log.Fatal(err)

@@ -1,6 +1,7 @@
 package mpesa
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -210,6 +211,33 @@ func (k *checker) description(field, v string) {
 	}
 }
 
+// addMarketFields checks and adds what only OpenAPI v2 takes in a payment:
+// Country and Currency, defaulted from the client, and the description
+// descKey ("input_PurchasedItemsDesc"). Mozambique takes none of them.
+func (c *Client) addMarketFields(k *checker, p *params, country, currency, descKey, desc string) {
+	if c.gateway != GatewayOpenAPI {
+		return
+	}
+	country, currency = c.marketFields(k, country, currency)
+	k.description(strings.TrimPrefix(descKey, "input_"), desc)
+	p.add("input_Country", country)
+	p.add("input_Currency", currency)
+	p.add(descKey, desc)
+}
+
+// pay sends a payment whose fields k checked and p holds, unless k found
+// an invalid one.
+func (c *Client) pay(ctx context.Context, k *checker, p *params, ref string) (*PaymentResponse, error) {
+	if err := k.err(); err != nil {
+		return nil, err
+	}
+	out, err := c.do(ctx, k.api, p.sorted(), ref)
+	if err != nil {
+		return nil, err
+	}
+	return paymentResponse(out, ref), nil
+}
+
 // marketFields returns the Country and Currency of an OpenAPI request,
 // defaulted from the client, and checks them.
 func (c *Client) marketFields(k *checker, country, currency string) (string, string) {
@@ -268,4 +296,24 @@ func (c *Client) referenceKey() string {
 		return "input_ThirdPartyReference"
 	}
 	return "input_ThirdPartyConversationID"
+}
+
+// isTrue reports whether s is a true boolean as parseBool reads it.
+func isTrue(s string) bool {
+	b, _ := parseBool(s)
+	return b
+}
+
+// parseBool reads a boolean as the documents write it ("True", "False") or
+// as JSON does. An empty value is false and ok.
+func parseBool(s string) (value, ok bool) {
+	switch t := strings.TrimSpace(s); {
+	case t == "":
+		return false, true
+	case strings.EqualFold(t, "true"):
+		return true, true
+	case strings.EqualFold(t, "false"):
+		return false, true
+	}
+	return false, false
 }

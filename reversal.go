@@ -56,12 +56,5 @@ func (c *Client) Reversal(ctx context.Context, req ReversalRequest) (*PaymentRes
 		k.country("Country", country)
 		p.add("input_Country", country)
 	}
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	out, err := c.do(ctx, APIReversal, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return paymentResponse(out, ref), nil
+	return c.pay(ctx, &k, &p, ref)
 }

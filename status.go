@@ -116,13 +116,13 @@ func (c *Client) TransactionStatus(ctx context.Context, req TransactionStatusReq
 		ResponseDesc:             string(out.ResponseDesc),
 		TransactionStatus:        TransactionStatus(strings.TrimSpace(string(out.ResponseTransactionStatus))),
 		OriginalTransactionID:    string(out.OriginalTransactionID),
-		Reversed:                 strings.EqualFold(strings.TrimSpace(string(out.Reversed)), "true"),
+		Reversed:                 isTrue(string(out.Reversed)),
 	}, nil
 }
 
-// notFoundLimit is how many "transaction not found" answers in a row
-// Reconcile accepts before it believes them: a payment that just left may
-// not be visible yet.
+// notFoundLimit is how many answers in a row without a state ("transaction
+// not found", N/A) Reconcile accepts before it believes them: a payment that
+// just left may not be visible yet.
 const notFoundLimit = 3
 
 // Reconcile finds out how a transaction ended. It queries the status with
@@ -151,7 +151,7 @@ const notFoundLimit = 3
 // callback.
 func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*TransactionStatusResponse, error) {
 	var last *TransactionStatusResponse
-	notFound := 0
+	unknown := 0 // answers in a row that gave no state: not found or N/A
 	wait := c.reconcileBase
 	for {
 		q := req
@@ -167,12 +167,12 @@ func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*
 			// Like "not found", it is believed after a few answers in a
 			// row, rather than polled until the context ends.
 			if res.TransactionStatus != StatusNotAvailable {
-				notFound = 0
-			} else if notFound++; notFound >= notFoundLimit {
+				unknown = 0
+			} else if unknown++; unknown >= notFoundLimit {
 				return res, nil
 			}
 		case errors.Is(err, ErrTransactionNotFound):
-			if notFound++; notFound >= notFoundLimit {
+			if unknown++; unknown >= notFoundLimit {
 				return last, err
 			}
 		case ctx.Err() != nil:

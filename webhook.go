@@ -531,20 +531,6 @@ func (r *Result) keep(key, val string) {
 	r.Extra[key] = val
 }
 
-// parseBool reads a boolean as the documents write it ("True", "False") or
-// as JSON does. An empty value is false and ok.
-func parseBool(s string) (value, ok bool) {
-	switch t := strings.TrimSpace(s); {
-	case t == "":
-		return false, true
-	case strings.EqualFold(t, "true"):
-		return true, true
-	case strings.EqualFold(t, "false"):
-		return false, true
-	}
-	return false, false
-}
-
 // inferAPI names the product a body belongs to, where its fields tell.
 func inferAPI(v *[fieldCount]string) API {
 	switch {
