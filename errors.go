@@ -219,7 +219,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // later unchanged: the gateway was overloaded, a payment never left, or a
 // query failed in transit or with a server error that does not name a
 // problem of the request.
-func (e *Error) Temporary() bool {
+func (e *Error) Retryable() bool {
 	return e.is(ErrOverloaded) || e.retryable
 }
 

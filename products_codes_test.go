@@ -670,7 +670,7 @@ func TestResponseCodes(t *testing.T) {
 						wantHits = 1 + codesMaxRetries
 					}
 					assert.Equal(t, wantHits, srv.hitsOf(ref), "requests sent for %d %s", dc.status, dc.code)
-					assert.Equal(t, retried, e.Temporary(), "Temporary() for %d %s", dc.status, dc.code)
+					assert.Equal(t, retried, e.Retryable(), "Retryable() for %d %s", dc.status, dc.code)
 				})
 			}
 		})

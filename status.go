@@ -179,7 +179,7 @@ func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*
 			return last, err
 		default:
 			var e *Error
-			if !errors.As(err, &e) || !(e.Temporary() || e.is(ErrUnexpectedResponse)) {
+			if !errors.As(err, &e) || !(e.Retryable() || e.is(ErrUnexpectedResponse)) {
 				return last, err
 			}
 		}
