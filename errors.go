@@ -215,7 +215,7 @@ func (e *Error) is(target error) bool {
 // Unwrap returns the underlying cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Temporary reports whether the same request may succeed if sent again
+// Retryable reports whether the same request may succeed if sent again
 // later unchanged: the gateway was overloaded, a payment never left, or a
 // query failed in transit or with a server error that does not name a
 // problem of the request.
