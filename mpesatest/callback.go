@@ -7,22 +7,39 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mpesa-go/mpesa"
 )
 
-// Async configures asynchronous answers, which the portal sets per product
-// (SPEC-NOTES §3.11): the gateway answers at once with a ConversationID and
-// the caller's reference, no TransactionID, and POSTs the result to the
-// application's Response URL.
+// Async configures asynchronous answers: the gateway answers at once with a
+// ConversationID and the caller's reference, no TransactionID, and POSTs the
+// result to the application's Response URL. Every product page of the
+// OpenAPI v2 developer portal says "The response back to the application can
+// either be synchronous or asynchronous, depending the business use case"
+// and sends the result "to the value listed in the Response URL", which no
+// request carries: it is the application's setting, as the Mozambique
+// document 'Async response, callback and response codes' says ("the
+// Response URL provided on My Account's page").
 type Async struct {
 	// URL receives the result callbacks: the Response URL of the
 	// application. Required.
 	URL string
-	// APIs lists the products that answer asynchronously; empty means all
-	// of them but getSession and the Mozambique customer-name query.
+	// APIs lists the products that answer asynchronously. Empty means
+	// the products whose results come by callback: C2B, B2C, B2B,
+	// reversal, and direct debit creation, payment and cancellation.
+	// The queries (transaction status, direct debit query, beneficiary
+	// name) then answer synchronously, so that a listener that verifies
+	// a result with a status query gets its answer at once; list them
+	// to make them asynchronous too. The Mozambique transaction status
+	// and customer-name queries are always synchronous, listed or not:
+	// the Mozambique document 'Query Transaction Status' gives only a
+	// synchronous answer, and no document describes the customer-name
+	// query. getSession is always synchronous ("This API is only
+	// available in an end-to-end synchronous flow", the portal's
+	// Generate SessionKey page).
 	APIs []mpesa.API
 	// Delay is the time between the answer and the first delivery
 	// attempt; the transaction is Pending until then. Default 0.
@@ -32,8 +49,12 @@ type Async struct {
 	Client *http.Client
 	// MaxAttempts bounds the deliveries of one callback. A delivery is
 	// repeated when the listener does not answer, answers a status other
-	// than 2xx, or acknowledges with an output_ResponseCode other than
-	// "0". Default 3.
+	// than 2xx, or does not acknowledge the result as the product's
+	// document asks (see Attempt.Err): output_OriginalConversationID
+	// and output_ThirdPartyConversationID echoed, a non-empty
+	// output_ResponseDesc, and output_ResponseCode "0" ("INS-0" for the
+	// OpenAPI v2 direct debit query). Each failed attempt is logged at
+	// Warn level (WithLogger). Default 3.
 	MaxAttempts int
 	// Backoff is the wait before the second attempt; it doubles for each
 	// later one. Default 100 ms.
@@ -75,7 +96,7 @@ type Callback struct {
 	API     mpesa.API
 	URL     string
 	// Params is the JSON body POSTed: input_OriginalConversationID,
-	// input_ResultCode and so on.
+	// input_ResultCode and so on (MSISDNs masked, as in Call.Params).
 	Params map[string]string
 	// Attempts lists each delivery attempt in order.
 	Attempts []Attempt
@@ -93,19 +114,22 @@ type Attempt struct {
 	Status int
 	// Ack is the listener's JSON acknowledgement (output_ResponseCode,
 	// output_OriginalConversationID, ...), nil when it was not a JSON
-	// object.
+	// object. A value that is not a JSON string is kept as its JSON text.
 	Ack map[string]string
 	// Err says why the attempt did not count: a transport error, a bad
-	// status, a bad acknowledgement. Empty for an accepted attempt.
+	// status, or each way the acknowledgement differs from the one the
+	// product's document shows. Empty for an accepted attempt.
 	Err string
 }
 
+// clone copies the callback for the journal. The simulator keeps, and
+// delivers, the real parameters; the copy masks them.
 func (c *Callback) clone() Callback {
 	out := *c
-	out.Params = cloneMap(c.Params)
+	out.Params = journalParams(c.Params)
 	out.Attempts = make([]Attempt, len(c.Attempts))
 	for i, a := range c.Attempts {
-		a.Ack = cloneMap(a.Ack)
+		a.Ack = journalParams(a.Ack)
 		out.Attempts[i] = a
 	}
 	return out
@@ -190,7 +214,7 @@ func (s *Server) deliver(rec *Callback, settle func()) {
 			}
 			wait *= 2
 		}
-		at := s.post(a.Client, a.URL, body, rec.API)
+		at, reason := s.post(a.Client, a.URL, body, rec)
 		s.mu.Lock()
 		rec.Attempts = append(rec.Attempts, at)
 		if at.Err == "" {
@@ -200,66 +224,51 @@ func (s *Server) deliver(rec *Callback, settle func()) {
 		if at.Err == "" {
 			return
 		}
+		if s.ctx.Err() == nil { // an attempt cut by Close is no failure of the listener's
+			s.logFailedAttempt(rec, at, reason, i+1, a.MaxAttempts)
+		}
 	}
 }
 
-// post makes one delivery attempt.
-func (s *Server) post(hc *http.Client, url string, body []byte, api mpesa.API) Attempt {
-	at := Attempt{Time: s.now()}
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, url, bytes.NewReader(body))
+// post makes one delivery attempt. reason is why it failed, fit for a log
+// line: a transport error without the URL (whose query may hold a token).
+func (s *Server) post(hc *http.Client, target string, body []byte, rec *Callback) (at Attempt, reason string) {
+	at = Attempt{Time: s.now()}
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		at.Err = err.Error()
-		return at
+		return at, "invalid callback URL"
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		at.Err = err.Error()
-		return at
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return at, ue.Err.Error()
+		}
+		return at, at.Err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRequestBytes))
 	resp.Body.Close()
 	at.Status = resp.StatusCode
 	if err != nil {
 		at.Err = "reading the acknowledgement: " + err.Error()
-		return at
+		return at, at.Err
 	}
-	at.Ack, err = parseAck(data)
+	ack, nonString, err := parseAck(data)
+	at.Ack = ack
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		at.Err = "listener answered HTTP " + resp.Status
 	case err != nil:
 		at.Err = err.Error()
-	case !ackAccepted(api, at.Ack["output_ResponseCode"]):
-		at.Err = "acknowledgement output_ResponseCode is " + strconv.Quote(at.Ack["output_ResponseCode"]) + ", want \"0\""
-	}
-	return at
-}
-
-// ackAccepted: the documents ask the listener for output_ResponseCode "0".
-// The Query Direct Debit document's own acknowledgement example says
-// "INS-0" (SPEC-NOTES §3.11), so that product takes both.
-func ackAccepted(api mpesa.API, code string) bool {
-	return code == "0" || (api == mpesa.APIDirectDebitQuery && code == "INS-0")
-}
-
-// parseAck reads an acknowledgement: a JSON object whose values are kept as
-// strings (a number or boolean as its JSON text).
-func parseAck(data []byte) (map[string]string, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
-		return nil, errors.New("acknowledgement is not a JSON object")
-	}
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var str string
-		if json.Unmarshal(v, &str) == nil {
-			out[k] = str
-		} else {
-			out[k] = string(v)
+	default:
+		if problems := ackProblems(rec, ack, nonString); len(problems) > 0 {
+			at.Err = "acknowledgement not as documented: " + strings.Join(problems, "; ")
 		}
 	}
-	return out, nil
+	return at, at.Err
 }
 
 // sleep waits d unless ctx ends first, and reports whether it waited.

@@ -310,8 +310,14 @@ func TestSDKSessions(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, calls[len(calls)-1].Status)
 	})
 	t.Run("wrong API key", func(t *testing.T) {
+		// OpenAPI v2: getSession fails, 400 INS-989 (the portal's Generate
+		// SessionKey page). Mozambique: 401 INS-2 "Invalid API Key" (the
+		// Mozambique documents' Response Codes & Descriptions table).
 		srv := newServer(t)
-		for _, g := range []mpesa.Gateway{mpesa.GatewayOpenAPI, mpesa.GatewayMozambique} {
+		for g, kind := range map[mpesa.Gateway]error{
+			mpesa.GatewayOpenAPI:    mpesa.ErrSessionCreation,
+			mpesa.GatewayMozambique: mpesa.ErrUnauthorized,
+		} {
 			opts := append(srv.Options(g), fastRetries...)
 			if g == mpesa.GatewayOpenAPI {
 				opts = append(opts, mpesa.WithMarket(mpesa.MarketLesotho))
@@ -319,7 +325,10 @@ func TestSDKSessions(t *testing.T) {
 			client, err := mpesa.NewClient("wrong-key", opts...)
 			require.NoError(t, err)
 			_, err = client.C2B(ctx, c2bRequest(g, ""))
-			assert.ErrorIs(t, err, mpesa.ErrUnauthorized, g)
+			assert.ErrorIs(t, err, kind, g)
+		}
+		for _, call := range srv.CallsTo(mpesa.APIC2B) {
+			assert.Equal(t, mpesa.GatewayMozambique, call.Gateway, "no OpenAPI payment is sent without a session")
 		}
 	})
 	t.Run("a session creation failure", func(t *testing.T) {

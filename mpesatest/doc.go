@@ -10,12 +10,20 @@
 //   - Vodacom Mozambique v1x at /ipg/v1x/{api}/: C2B, B2C, B2B, transaction
 //     status, reversal and the customer-name query.
 //
+// WithMozambiquePorts adds what the live Mozambique gateway does: one
+// listener per API (C2B 18352, B2C 18345, B2B 18349, status 18353, reversal
+// 18354, customer name 19323, or ports the system chooses), each answering
+// its own API alone; MozambiqueURLs tells where they are.
+//
 // The simulator plays the gateway as the documents describe it. It decrypts
-// every bearer token with its own RSA key, issues OpenAPI sessions that can
-// take a while to become live and expire, checks method, path, Origin and
-// Content-Type, validates every parameter with the documents' own regular
-// expressions, and answers the documented response code with the documented
-// HTTP status. It remembers what happened: a reference used twice is a
+// every bearer token with its own RSA key, issues OpenAPI sessions per
+// environment (a sandbox session is refused on production paths and the
+// reverse) that can take a while to become live and expire, checks method,
+// path, market, Origin and Content-Type, validates every parameter with the
+// rules of its gateway's documents (the OpenAPI v2 regular expressions on
+// OpenAPI v2; on Mozambique, whose documents type every field as a plain
+// string, only the lengths and formats its codes name), and answers the
+// documented response code with the documented HTTP status. It remembers what happened: a reference used twice is a
 // duplicate (409 INS-10), a status query reports how a payment ended, a
 // transaction is reversed at most once, and a direct-debit mandate must be
 // created before it is paid and is gone once cancelled. In front of the
@@ -51,6 +59,29 @@
 //
 // WithAsync makes products answer the asynchronous way (a ConversationID, no
 // TransactionID) and POST the documented result callback to a URL, retrying
-// until the listener acknowledges it. Callbacks and Calls keep a journal of
-// every request and every delivery, without secrets, for assertions.
+// until the listener acknowledges it as the product's document shows. By
+// default the payments, the reversal and the mandate changes answer so; the
+// queries stay synchronous unless Async.APIs lists them. Every failed
+// delivery attempt is logged at Warn level to slog.Default(), or to the
+// logger of WithLogger. Callbacks and Calls keep a journal of every request
+// and every delivery, without secrets and with MSISDNs masked, for
+// assertions.
+//
+// # Sources
+//
+// The comments cite the gateway documents by these names:
+//
+//   - the OpenAPI v2 developer portal (openapi.m-pesa.com), by page:
+//     Generate SessionKey, C2B Single Stage, B2C Single Stage, B2B Single
+//     Stage, Reversal, Query Transaction Status, Direct Debit Create, Direct
+//     Debit Payment, Query Direct Debit, Cancel Direct Debit, Query
+//     Beneficiary Name;
+//   - the Vodacom Mozambique v1x documents 'C2B, B2C, B2B, Query
+//     Transaction Status, Reversal', 'Query Transaction Status' and 'Async
+//     Response, Callbacks and Response Codes' (developer.mpesa.vm.co.mz);
+//   - docs/gateways.md of this repository, by section ID (M13: facts from
+//     public integrations; M14: the customer-name query), for what published
+//     integrations have seen the live gateways do beyond the documents, and
+//     for the choices made where the documents are silent or contradict
+//     themselves.
 package mpesatest

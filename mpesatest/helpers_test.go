@@ -52,6 +52,8 @@ type raw struct {
 	// market is the OpenAPI market of the paths.
 	market mpesa.Market
 	gw     mpesa.Gateway
+	// base is where calls go; the simulator's URL when empty.
+	base string
 }
 
 // openAPI returns a raw client with a live session of market.
@@ -91,7 +93,11 @@ func (c *raw) call(method, api string, params map[string]string) (int, map[strin
 func (c *raw) send(method, path string, params map[string]string, edit func(*http.Request)) (int, map[string]string) {
 	c.t.Helper()
 	var body io.Reader
-	target := c.srv.URL() + path
+	base := c.base
+	if base == "" {
+		base = c.srv.URL()
+	}
+	target := base + path
 	if method == http.MethodGet {
 		if len(params) > 0 {
 			q := url.Values{}

@@ -153,14 +153,17 @@ func (s *Server) mandateCallLocked(rq *request, notFound string) (msisdn string,
 
 // payMandate serves directDebitPayment: no prompt, but a customer without
 // funds (INS-2006) or with a failing account (INS-6) fails it.
+//
+// A payment under no active mandate (never created, cancelled, expired, or
+// another customer's) is 401 INS-6 "Transaction Failed": the Response Codes
+// table of the portal's Direct Debit Payment page lists INS-6 and no code
+// for a missing mandate. INS-58 "No Active Mandate found" is a code of the
+// Query Direct Debit page only, and a client that maps codes per product
+// would not expect it from a payment.
 func (s *Server) payMandate(rq *request) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// The payment table has no code for a missing mandate; INS-58 "No
-	// Active Mandate found" is the family's code for exactly that (the
-	// table is no complete list: it names INS-17 and INS-30 for fields
-	// a payment does not take).
-	msisdn, _, refused := s.mandateCallLocked(rq, "INS-58")
+	msisdn, _, refused := s.mandateCallLocked(rq, "INS-6")
 	if refused != nil {
 		return *refused
 	}
@@ -217,8 +220,9 @@ func (s *Server) queryMandate(rq *request) answer {
 	scope := scopeOf(rq.gw, rq.market)
 	if s.asyncFor(rq) {
 		// This callback has input_ResponseCode and input_ResponseDesc
-		// where the others have input_ResultCode and input_ResultDesc
-		// (SPEC-NOTES §3.10).
+		// where the others have input_ResultCode and input_ResultDesc:
+		// the asynchronous result table of the portal's Query Direct
+		// Debit page.
 		conv := s.newConversationIDLocked(rq.gw, scope, true)
 		params := map[string]string{
 			"input_OriginalConversationID":   conv,

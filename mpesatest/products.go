@@ -74,8 +74,9 @@ func (s *Server) refuseLocked(rq *request, code, conv string) answer {
 	return answer{status: status, body: body}
 }
 
-// duplicateLocked answers a reference used before: 409 INS-10 with
-// output_TransactionID "N/A", as the gateways are seen to (SPEC-NOTES §4).
+// duplicateLocked answers a reference used before: 409 INS-10 (every
+// Response Codes table of both gateways), with output_TransactionID "N/A",
+// as the live gateways are seen to answer it (docs/gateways.md M13).
 func (s *Server) duplicateLocked(rq *request) answer {
 	a := s.refuseLocked(rq, "INS-10", "")
 	a.body["output_TransactionID"] = "N/A"
@@ -106,21 +107,43 @@ func (s *Server) forced(rq *request, code string) answer {
 	return a
 }
 
-// asyncFor reports whether the call is answered the asynchronous way. The
-// Mozambique customer-name query, which no document describes, only
-// answers synchronously.
+// asyncFor reports whether the call is answered the asynchronous way (see
+// Async.APIs): never getSession, whose page says "This API is only
+// available in an end-to-end synchronous flow"; never the Mozambique
+// transaction status query, whose document ('Query Transaction Status', and
+// the section of 'C2B, B2C, B2B, Query Transaction Status, Reversal') gives a
+// synchronous answer alone, nor the Mozambique customer-name query, which no
+// document describes; by default the products whose results come by callback;
+// otherwise the APIs listed.
 func (s *Server) asyncFor(rq *request) bool {
 	a := s.cfg.async
-	if a == nil || rq.api == mpesa.APIGetSession || (rq.gw == mpesa.GatewayMozambique && rq.api == mpesa.APIBeneficiaryName) {
+	if a == nil || rq.api == mpesa.APIGetSession {
+		return false
+	}
+	if rq.gw == mpesa.GatewayMozambique && (rq.api == mpesa.APITransactionStatus || rq.api == mpesa.APIBeneficiaryName) {
 		return false
 	}
 	if len(a.APIs) == 0 {
-		return true
+		return asyncByDefault(rq.api)
 	}
 	for _, api := range a.APIs {
 		if api == rq.api {
 			return true
 		}
+	}
+	return false
+}
+
+// asyncByDefault reports whether an API answers asynchronously when
+// Async.APIs is empty: the payments, the reversal and the mandate changes,
+// whose outcome waits on the customer or the platform. The queries only
+// read, and a listener that verifies a result with a status query needs
+// their answer at once.
+func asyncByDefault(api mpesa.API) bool {
+	switch api {
+	case mpesa.APIC2B, mpesa.APIB2C, mpesa.APIB2B, mpesa.APIReversal,
+		mpesa.APIDirectDebitCreate, mpesa.APIDirectDebitPayment, mpesa.APIDirectDebitCancel:
+		return true
 	}
 	return false
 }
@@ -254,7 +277,8 @@ func (s *Server) okBody(rq *request, conv string) map[string]string {
 }
 
 // resultParams are the common fields of a result callback. OpenAPI writes a
-// success "INS-0"; the Mozambique documents write "0".
+// success "INS-0" (input_ResultCode of each product page's asynchronous
+// result); the Mozambique documents write "0" ("API Async Result Request").
 func (s *Server) resultParams(rq *request, conv, code, id string) map[string]string {
 	desc := okDesc
 	if code != "INS-0" {
@@ -327,7 +351,8 @@ func notFoundCode(rq *request) string {
 
 // status serves queryTransactionStatus. A transaction that belongs to
 // another shortcode is not found: the gateway does not tell one business
-// about another's payments.
+// about another's payments. Only OpenAPI v2 answers it asynchronously
+// (asyncFor).
 func (s *Server) status(rq *request) answer {
 	if code := validate(rq); code != "" {
 		return s.refuse(rq, code)
@@ -430,9 +455,9 @@ func (s *Server) reverse(rq *request) answer {
 	return s.concludeLocked(rq, t, "INS-0", mpesa.StatusCompleted, nil, nil, nil)
 }
 
-// beneficiary serves queryBeneficiaryName. The document's market table
-// lists vodafoneGHA alone, so other markets answer INS-998 "Invalid Market"
-// (SPEC-NOTES §3.6).
+// beneficiary serves queryBeneficiaryName. The API Markets table of the
+// portal's Query Beneficiary Name page lists vodafoneGHA alone, so other
+// markets answer INS-998 "Invalid Market" from its Response Codes table.
 func (s *Server) beneficiary(rq *request) answer {
 	// The sample query string spells the type input_KYCQueryType.
 	if v, ok := rq.params["input_KYCQueryType"]; ok {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mpesa-go/mpesa"
 )
@@ -49,28 +50,45 @@ var (
 		"queryTransactionStatus/": {mpesa.GatewayMozambique, mpesa.APITransactionStatus, http.MethodGet},
 		"reversal/":               {mpesa.GatewayMozambique, mpesa.APIReversal, http.MethodPut},
 		// Not in the documents: the path published integrations agree on
-		// (SPEC-NOTES §4).
+		// (docs/gateways.md M14).
 		"queryCustomerName/": {mpesa.GatewayMozambique, mpesa.APIBeneficiaryName, http.MethodGet},
 	}
 )
 
-// findRoute resolves a request path to its route and, on OpenAPI, market.
-func findRoute(path string) (route, mpesa.Market, bool) {
+// target is what a request path names.
+type target struct {
+	route  route
+	market mpesa.Market
+	// env is the OpenAPI v2 environment of the path, "sandbox" or
+	// "openapi"; "" on Mozambique.
+	env string
+	// badMarket: the path names an OpenAPI v2 API under a market that
+	// does not exist (market holds the path's text).
+	badMarket bool
+}
+
+// findRoute resolves a request path to its route and, on OpenAPI, market and
+// environment. A known API under an unknown market (vodacomKEN, or a case
+// slip such as VodafoneGHA: the market contexts are case-sensitive, written
+// as the OpenAPI v2 developer portal's "Markets" tables write them) is found
+// with badMarket set: every product page of the portal lists 400 INS-998
+// "Invalid Market" in its Response Codes table.
+func findRoute(path string) (target, bool) {
 	if rest, ok := strings.CutPrefix(path, "/ipg/v1x/"); ok {
 		rt, ok := mozambiqueRoutes[rest]
-		return rt, mpesa.MarketMozambique, ok
+		return target{route: rt, market: mpesa.MarketMozambique}, ok
 	}
 	// /{sandbox|openapi}/ipg/v2/{market}/{api...}
 	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 5)
 	if len(parts) != 5 || (parts[0] != "sandbox" && parts[0] != "openapi") || parts[1] != "ipg" || parts[2] != "v2" {
-		return route{}, "", false
-	}
-	m := mpesa.Market(parts[3])
-	if !m.Valid() {
-		return route{}, "", false
+		return target{}, false
 	}
 	rt, ok := openAPIRoutes[parts[4]]
-	return rt, m, ok
+	if !ok {
+		return target{}, false
+	}
+	m := mpesa.Market(parts[3])
+	return target{route: rt, market: m, env: parts[0], badMarket: !m.Valid()}, true
 }
 
 // maxRequestBytes bounds a request body. Gateway requests are a few hundred
@@ -84,6 +102,7 @@ type request struct {
 	gw     mpesa.Gateway
 	api    mpesa.API
 	market mpesa.Market
+	env    string // OpenAPI v2: "sandbox" or "openapi"
 	params map[string]string
 	// paramErr is why the parameters could not be read (malformed JSON, a
 	// value that is not a string, a repeated query key).
@@ -109,12 +128,17 @@ func outRefKey(g mpesa.Gateway) string {
 	return "output_ThirdPartyConversationID"
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, 0) }
+
+// serve handles a request. only, when not 0, is the one Mozambique API that
+// the listener serves (WithMozambiquePorts): any other path is not found
+// there.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, only mpesa.API) {
 	call := &Call{
 		Time:   s.now(),
 		Method: r.Method,
 		Path:   r.URL.Path,
-		Query:  r.URL.RawQuery,
+		Query:  journalQuery(r.URL.RawQuery),
 		Header: journalHeader(r.Header),
 	}
 	s.journal(call)
@@ -123,12 +147,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// included, comes after the gateway has read it.
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 
-	rt, market, ok := findRoute(r.URL.Path)
+	tg, ok := findRoute(r.URL.Path)
+	if ok && only != 0 && (tg.route.gateway != mpesa.GatewayMozambique || tg.route.api != only) {
+		ok = false // another API's path, on this API's port
+	}
 	if !ok {
 		s.writeError(w, call, http.StatusNotFound, "Resource not found")
 		return
 	}
-	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, call: call}
+	rt, market := tg.route, tg.market
+	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, env: tg.env, call: call}
 	s.note(call, func(c *Call) { c.Gateway, c.API, c.Market = rt.gateway, rt.api, market })
 	if readErr != nil {
 		s.writeError(w, call, http.StatusRequestEntityTooLarge, "Request body too large")
@@ -137,7 +165,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.gateway == mpesa.GatewayMozambique && blockedAgent(r.UserAgent()) {
 		// The web firewall in front of the Mozambique hosts turns away
 		// Go's default User-Agent with a page of its own, before the
-		// gateway sees anything (SPEC-NOTES §4).
+		// gateway sees anything: seen on the live gateway, not in the
+		// documents (docs/gateways.md M13).
 		s.writeFirewallPage(w, call, http.StatusForbidden)
 		return
 	}
@@ -148,8 +177,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// method and path, the origin, the media type, then the credentials.
 	// The documents give no answer for the first three; the simulator
 	// answers them, on both gateways, the way the Mozambique gateway is
-	// seen to answer a missing Origin: {"output_error": "..."}
-	// (SPEC-NOTES §4), with the HTTP status that names the problem.
+	// seen to answer a missing Origin, {"output_error": "..."}
+	// (docs/gateways.md M13), with the HTTP status that names the problem.
 	if r.Method != rt.method {
 		w.Header().Set("Allow", rt.method)
 		s.writeError(w, call, http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed; use "+rt.method)
@@ -164,9 +193,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
-		// Every API of both gateways lists Content-Type: application/json,
-		// GET calls included (SPEC-NOTES §3.12).
+		// Every API of both gateways lists Content-Type: application/json
+		// in its header table, GET calls included (the OpenAPI v2
+		// developer portal, "API Headers" of each product; the Mozambique
+		// documents, "Headers" of each API).
 		s.writeError(w, call, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	if tg.badMarket {
+		// 400 INS-998 "Invalid Market" (the Response Codes table of every
+		// product page of the OpenAPI v2 developer portal). The documents
+		// do not say whether the market or the credentials are checked
+		// first; the simulator checks the market first, since the market
+		// context selects the platform that would check them. So
+		// getSession under an unknown market answers INS-998 too.
+		if rt.api == mpesa.APIGetSession {
+			s.sessionCalls.Add(1)
+		}
+		s.writeAnswer(w, rq, s.refuse(rq, "INS-998"))
 		return
 	}
 	if !s.authorize(w, rq) {
@@ -216,6 +260,14 @@ func readParams(r *http.Request, method string, body []byte) (map[string]string,
 	var bad error
 	for k, v := range raw {
 		var str string
+		if !utf8.Valid(v) {
+			// encoding/json would replace the invalid bytes with U+FFFD
+			// and hide them from the rules. Keep the raw JSON text, which
+			// every rule refuses: no gateway can take a value that is not
+			// text.
+			p[k] = string(v)
+			continue
+		}
 		if err := json.Unmarshal(v, &str); err != nil {
 			// Keep the value for the journal; the request is refused.
 			p[k] = string(v)
@@ -251,7 +303,12 @@ func (s *Server) originAllowed(g mpesa.Gateway, values []string) bool {
 
 // session is an OpenAPI session key.
 type session struct {
-	issued  time.Time
+	issued time.Time
+	// env is the environment whose getSession issued it, "sandbox" or
+	// "openapi": the portal's Generate SessionKey page has the sandbox
+	// and the live environment issue their own session keys, each with
+	// its own getSession URL.
+	env     string
 	expired bool // ended early by ExpireSessions
 }
 
@@ -280,16 +337,31 @@ func (s *Server) decryptBearer(header string) (string, bool) {
 }
 
 // authorize checks the bearer and answers the call when it is refused.
-// OpenAPI: getSession takes the encrypted API key and issues a session;
-// every other call takes the encrypted ID of a known, live, unexpired
-// session, else 401 INS-2. Mozambique: every call takes the encrypted API
-// key, else 401 {"output_error": "..."} (SPEC-NOTES §4), the status that
-// says "credentials refused".
+//
+// OpenAPI v2, getSession: the bearer is the encrypted API key. A key that is
+// wrong, undecryptable or missing is answered 400 INS-989 "Session Creation
+// Failed": the Generate SessionKey page of the OpenAPI v2 developer portal
+// lists that code alone besides INS-0 in its Response Codes table, and its
+// flow has no other failure.
+//
+// OpenAPI v2, every other call: the bearer is the encrypted ID of a session
+// that getSession of the same environment issued, that is live (past the
+// warm-up) and not expired; else 401 INS-2. The portal's product tables do
+// not list INS-2: it is the iPG platform's code for refused credentials, the
+// one the Mozambique documents give with 401 ("Invalid API Key", Response
+// Codes & Descriptions), and the one on which the SDK refreshes its session
+// and sends again. A session of the sandbox is refused on /openapi/ paths
+// and the reverse.
+//
+// Mozambique: every call takes the encrypted API key, else 401 INS-2
+// "Invalid API Key", as the Response Codes & Descriptions table of the
+// Mozambique documents gives it. The {"output_error": "..."} body the live
+// gateway has been seen to answer instead is the scenario FaultOutputError.
 func (s *Server) authorize(w http.ResponseWriter, rq *request) bool {
 	secret, ok := s.decryptBearer(rq.r.Header.Get("Authorization"))
 	if rq.gw == mpesa.GatewayMozambique {
 		if !ok || secret != s.cfg.apiKey {
-			s.writeError(w, rq.call, http.StatusUnauthorized, "Invalid API Key")
+			s.writeAnswer(w, rq, s.refuse(rq, "INS-2"))
 			return false
 		}
 		return true
@@ -297,12 +369,12 @@ func (s *Server) authorize(w http.ResponseWriter, rq *request) bool {
 	if rq.api == mpesa.APIGetSession {
 		s.sessionCalls.Add(1)
 		if !ok || secret != s.cfg.apiKey {
-			s.writeAnswer(w, rq, s.refuse(rq, "INS-2"))
+			s.writeAnswer(w, rq, s.refuse(rq, "INS-989"))
 			return false
 		}
 		return true
 	}
-	if !ok || !s.sessionLive(secret) {
+	if !ok || !s.sessionLive(secret, rq.env) {
 		a := s.refuse(rq, "INS-2")
 		a.body["output_ResponseDesc"] = "Invalid Session ID"
 		s.writeAnswer(w, rq, a)
@@ -311,11 +383,11 @@ func (s *Server) authorize(w http.ResponseWriter, rq *request) bool {
 	return true
 }
 
-func (s *Server) sessionLive(id string) bool {
+func (s *Server) sessionLive(id, env string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[id]
-	if !ok || ss.expired {
+	if !ok || ss.expired || ss.env != env {
 		return false
 	}
 	now := s.now()
@@ -329,7 +401,7 @@ func (s *Server) getSession(rq *request) answer {
 	for s.sessions[id] != nil {
 		id = randomString(hexLower, 32)
 	}
-	s.sessions[id] = &session{issued: s.now()}
+	s.sessions[id] = &session{issued: s.now(), env: rq.env}
 	s.mu.Unlock()
 	return answer{status: http.StatusOK, body: map[string]string{
 		"output_ResponseCode": "INS-0",

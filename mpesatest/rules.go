@@ -10,8 +10,10 @@ import (
 	"github.com/mpesa-go/mpesa"
 )
 
-// The parameter rules of the OpenAPI v2 portal document, copied from its
-// "Parameter Regex Validation" columns. The simulator deliberately does not
+// The parameter rules of the OpenAPI v2 developer portal, copied from the
+// "Parameter Regex Validation" columns of its products' "API Requests"
+// tables. They apply to OpenAPI v2 alone; the Mozambique rules are in
+// rules_mozambique.go. The simulator deliberately does not
 // share the client's validation code: it is the independent judge of what
 // the client sends.
 var (
@@ -36,11 +38,6 @@ var (
 	// then requires a number, as the gateway must before it can compare
 	// the amount with a balance.
 	reBalanceAmount = regexp.MustCompile(`^\d*.?\d+$`)
-
-	// The Mozambique documents give no regular expressions. Their MSISDNs
-	// are 258 and nine digits (SPEC-NOTES §2); every other field follows
-	// the OpenAPI rule of the same field, the gateways being one platform.
-	reMozambiqueMSISDN = regexp.MustCompile(`^258[0-9]{9}$`)
 )
 
 // field is the rule of one parameter.
@@ -91,7 +88,8 @@ func marketCurrency(rq *request, v string) bool {
 
 // description stands in for the documented ^[0-9a-zA-Z \w+]{1,256}$ of the
 // item descriptions: the same table's own example is "Handbag, Black
-// shoes", which that expression refuses (SPEC-NOTES §3.7). A gateway that
+// shoes", which that expression refuses (the portal's C2B Single Stage and
+// B2B Single Stage pages, input_PurchasedItemsDesc). A gateway that
 // refused its own example would be unusable, so the simulator takes 1 to
 // 256 characters without control characters.
 func description(_ *request, v string) bool {
@@ -112,17 +110,23 @@ func boolWord(_ *request, v string) bool {
 	return strings.EqualFold(v, "true") || strings.EqualFold(v, "false")
 }
 
+// parseAmount reads an amount that passed its gateway's rule: OpenAPI's
+// ^\d*\.?\d+$, or Mozambique's decimal number, which may also end in a
+// point ("10.").
 func parseAmount(v string) (*big.Rat, bool) {
 	if !reAmount.MatchString(v) {
-		return nil, false
+		if !reMozambiqueAmount.MatchString(v) {
+			return nil, false
+		}
+		v = strings.TrimSuffix(v, ".")
 	}
 	return new(big.Rat).SetString(v)
 }
 
-// Field rules shared by several products. The code of each is the one the
-// documents give for that field: INS-15 amounts, INS-2051 MSISDNs, INS-13
-// shortcodes, INS-17 transaction references, INS-28 ThirdPartyConversationID
-// (Mozambique: INS-19 ThirdPartyReference), INS-26 currency, INS-998 a
+// Field rules shared by several OpenAPI v2 products. The code of each is the
+// one the products' Response Codes tables give for that field: INS-15
+// amounts, INS-2051 MSISDNs, INS-13 shortcodes, INS-17 transaction
+// references, INS-28 ThirdPartyConversationID, INS-26 currency, INS-998 a
 // country of another market.
 var (
 	fAmount      = field{key: "input_Amount", required: true, re: reAmount, check: positive, code: "INS-15"}
@@ -138,17 +142,12 @@ var (
 	fMandateID   = field{key: "input_MandateID", re: reMandateID, code: "INS-51"}
 	fOptMSISDN   = field{key: "input_CustomerMSISDN", re: reMSISDN, code: "INS-2051"}
 	fMsisdnToken = field{key: "input_MsisdnToken", re: reMsisdnToken, code: "INS-56"}
-
-	mAmount    = fAmount
-	mMSISDN    = field{key: "input_CustomerMSISDN", required: true, re: reMozambiqueMSISDN, code: "INS-2051"}
-	mSPC       = fSPC
-	mTxRef     = fTxRef
-	mReference = field{key: "input_ThirdPartyReference", required: true, re: reConversation, code: "INS-19"}
 )
 
 // rules lists the parameters of every product, in the order of the
-// documents' tables. Direct debit uses the code each field has in the
-// product family even where one product's table omits it: those tables are
+// documents' tables: those of OpenAPI v2 here, and mozambiqueRules, which
+// init adds. Direct debit uses the code each field has in the product
+// family even where one product's table omits it: those tables are
 // visibly copied from one another (the cancel table lists INS-30 for a
 // purchased-items description that cancel does not take), so an omission
 // there says nothing.
@@ -196,34 +195,11 @@ var rules = map[route][]field{
 	{mpesa.GatewayOpenAPI, mpesa.APIBeneficiaryName, "GET"}: {
 		fMSISDN, fCountry, fSPC, fTPCID,
 		// Written input_KycQueryType in the table and the code snippets,
-		// input_KYCQueryType in the sample query (SPEC-NOTES §3.6):
-		// readParams' caller folds the second into the first.
+		// input_KYCQueryType in the sample query (the portal's Query
+		// Beneficiary Name page): beneficiary folds the second into the
+		// first.
 		{key: "input_KycQueryType", required: true, re: reKYCQueryType, code: "INS-32"},
 	},
-
-	{mpesa.GatewayMozambique, mpesa.APIC2B, "POST"}: {mTxRef, mMSISDN, mAmount, mReference, mSPC},
-	{mpesa.GatewayMozambique, mpesa.APIB2C, "POST"}: {mTxRef, mMSISDN, mAmount, mReference, mSPC},
-	{mpesa.GatewayMozambique, mpesa.APIB2B, "POST"}: {
-		mTxRef, mAmount, mReference,
-		{key: "input_PrimaryPartyCode", required: true, re: reShortcode, code: "INS-13"},
-		{key: "input_ReceiverPartyCode", required: true, re: reShortcode, code: "INS-13"},
-	},
-	{mpesa.GatewayMozambique, mpesa.APITransactionStatus, "GET"}: {
-		mReference,
-		// A TransactionID, ThirdPartyReference or ConversationID such as
-		// AG_20180206_00005e7dccc6da08efa8: the reference rule, and
-		// Mozambique's INS-14 "Invalid Reference Used".
-		{key: "input_QueryReference", required: true, re: reConversation, code: "INS-14"},
-		mSPC,
-	},
-	{mpesa.GatewayMozambique, mpesa.APIReversal, "PUT"}: {
-		{key: "input_TransactionID", required: true, re: reTransactionID, code: "INS-18"},
-		{key: "input_SecurityCredential", required: true, code: "INS-25"},
-		{key: "input_InitiatorIdentifier", required: true, code: "INS-24"},
-		mReference, mSPC,
-		{key: "input_ReversalAmount", re: reAmount, check: positive, code: "INS-15"},
-	},
-	{mpesa.GatewayMozambique, mpesa.APIBeneficiaryName, "GET"}: {mMSISDN, mReference, mSPC},
 }
 
 // validate returns the code that refuses the request's parameters, or "".
@@ -279,7 +255,7 @@ func crossCheck(rq *request) string {
 }
 
 // mandateScheduleCheck applies the frequency rules of direct debit creation
-// (SPEC-NOTES §3.8):
+// (the portal's Direct Debit Create page, below its API Requests table):
 //   - without a frequency, FirstPaymentDate, StartRangeOfDays and
 //     EndRangeOfDays must be empty;
 //   - once-off, daily, weekly and on-demand mandates take no day range;

@@ -24,13 +24,23 @@ const (
 	// FaultReset reads the request and resets the TCP connection.
 	FaultReset
 	// FaultHTML answers an HTML page, as the web firewall in front of the
-	// Mozambique gateway does (SPEC-NOTES §4).
+	// Mozambique gateway does (seen live, docs/gateways.md M13).
 	FaultHTML
 	// FaultEmptyBody answers a JSON content type and no body at all.
 	FaultEmptyBody
 	// FaultTruncatedBody announces a whole JSON answer in Content-Length,
 	// sends half of it and closes the connection.
 	FaultTruncatedBody
+	// FaultOutputError answers {"output_error": "Invalid API Key"} with
+	// HTTP 401 (Status overrides it) and no output_ResponseCode: how the
+	// live Mozambique gateway has been seen to refuse a bad API key
+	// (docs/gateways.md M13), where its documents give 401 INS-2 "Invalid API
+	// Key", which the simulator answers by default. Like every scenario it
+	// plays on a call that passed the credential check, standing in for
+	// the refusal.
+	FaultOutputError
+
+	lastFault = FaultOutputError
 )
 
 // String returns the name of the fault ("hang").
@@ -48,13 +58,16 @@ func (f Fault) String() string {
 		return "empty body"
 	case FaultTruncatedBody:
 		return "truncated body"
+	case FaultOutputError:
+		return "output error"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
 }
 
 // Scenario makes one call of an API misbehave. Queue scenarios with Next.
-// A scenario takes effect once the call has passed the header and
-// credential checks (an OpenAPI call needs a live session first).
+// A scenario takes effect once the call has passed the header, market and
+// credential checks (an OpenAPI call needs a known market and a live session
+// of its environment first).
 type Scenario struct {
 	// Code is a response code to answer, with the HTTP status the
 	// documents pair with it on the call's gateway ("INS-16" for 503
@@ -65,8 +78,9 @@ type Scenario struct {
 	Code string
 	// Fault, when set, replaces the answer; Code is then ignored.
 	Fault Fault
-	// Status overrides the HTTP status: of Code's answer, or of an HTML,
-	// empty or truncated answer (default 200 for those).
+	// Status overrides the HTTP status: of Code's answer, of an HTML,
+	// empty or truncated answer (default 200 for those), or of an
+	// output_error answer (default 401).
 	Status int
 	// Processed makes the gateway carry the request out as usual before
 	// it answers with Code or Fault: the payment is recorded, its
@@ -82,7 +96,7 @@ type Scenario struct {
 // for a gateway, unless it sets Status.
 func (s *Server) Next(api mpesa.API, scenarios ...Scenario) {
 	for _, sc := range scenarios {
-		if sc.Fault < FaultNone || sc.Fault > FaultTruncatedBody {
+		if sc.Fault < FaultNone || sc.Fault > lastFault {
 			panic(fmt.Sprintf("mpesatest: Next(%v): unknown fault %d", api, int(sc.Fault)))
 		}
 		if sc.Fault == FaultNone && sc.Status == 0 {
@@ -154,8 +168,13 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 	status := sc.Status
 	if status == 0 {
 		status = http.StatusOK
+		if sc.Fault == FaultOutputError {
+			status = http.StatusUnauthorized
+		}
 	}
 	switch sc.Fault {
+	case FaultOutputError:
+		s.writeError(w, rq.call, status, "Invalid API Key")
 	case FaultHang:
 		select {
 		case <-rq.r.Context().Done():

@@ -88,8 +88,8 @@ func TestScenarioCodes(t *testing.T) {
 	t.Run("getSession", func(t *testing.T) {
 		srv.Next(mpesa.APIGetSession, mpesatest.Scenario{Code: "INS-989"})
 		status, out := c.call(http.MethodGet, "getSession/", nil)
-		assert.Equal(t, http.StatusUnauthorized, status, "the scenario waits for a call with the API key: %v", out)
-		assert.Equal(t, 1, srv.PendingScenarios(mpesa.APIGetSession))
+		assert.Equal(t, http.StatusBadRequest, status, "a session is no API key: %v", out)
+		assert.Equal(t, 1, srv.PendingScenarios(mpesa.APIGetSession), "the scenario waits for a call with the API key")
 		key := *c
 		key.authz = bearer(t, srv, srv.APIKey())
 		status, out = key.call(http.MethodGet, "getSession/", nil)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -41,10 +42,13 @@ const (
 // Server is a running simulator of both gateways. Create it with NewServer
 // and stop it with Close. Its methods are safe for concurrent use.
 type Server struct {
-	ts     *httptest.Server
-	key    *rsa.PrivateKey
-	pubB64 string
-	cfg    config
+	ts *httptest.Server
+	// mozServers are the per-API Mozambique listeners of
+	// WithMozambiquePorts, nil without it.
+	mozServers map[mpesa.API]*httptest.Server
+	key        *rsa.PrivateKey
+	pubB64     string
+	cfg        config
 
 	// ctx ends when Close starts; deliveries and hanging handlers watch it.
 	ctx       context.Context
@@ -78,6 +82,12 @@ type config struct {
 	async      *Async
 	initiator  string
 	credential string
+	// logger reports failed callback deliveries; nil means slog.Default()
+	// at the time of logging.
+	logger *slog.Logger
+	// mozPorts is the port of each per-API Mozambique listener (0: any
+	// free port); nil when WithMozambiquePorts was not given.
+	mozPorts map[mpesa.API]int
 }
 
 // An Option configures a Server.
@@ -126,9 +136,22 @@ func WithClock(now func() time.Time) Option {
 
 // WithInitiator sets the InitiatorIdentifier and SecurityCredential that a
 // Mozambique reversal must carry. Defaults MozambiqueInitiatorIdentifier and
-// MozambiqueSecurityCredential.
-func WithInitiator(identifier, credential string) Option {
-	return func(c *config) { c.initiator, c.credential = identifier, credential }
+// MozambiqueSecurityCredential. The credential is an mpesa.Secret, as in
+// mpesa.WithInitiator, so that the same value configures both.
+func WithInitiator(identifier string, credential mpesa.Secret) Option {
+	return func(c *config) { c.initiator, c.credential = identifier, string(credential) }
+}
+
+// WithLogger sets the logger that reports every callback delivery attempt
+// that failed (Warn level, one line per attempt: the API, the URL without
+// its query string, the listener's status and the reason; never a secret or
+// a full MSISDN). By default, and with nil, the simulator logs to
+// slog.Default() as it is when the attempt fails. A logger whose handler
+// discards everything silences the reports:
+//
+//	mpesatest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
 }
 
 var (
@@ -179,6 +202,7 @@ func NewServer(opts ...Option) *Server {
 		a := cfg.async.withDefaults()
 		cfg.async = &a
 	}
+	checkMozambiquePorts(cfg.mozPorts)
 	key := cfg.key
 	if key == nil {
 		k, err := processKey()
@@ -213,11 +237,15 @@ func NewServer(opts ...Option) *Server {
 	// server's complaints about that are noise in a test log.
 	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.ts.StartTLS()
+	if cfg.mozPorts != nil {
+		s.startMozambiqueListeners()
+	}
 	return s
 }
 
 // URL returns the base URL of the simulator ("https://127.0.0.1:port"), for
-// mpesa.WithBaseURL.
+// mpesa.WithBaseURL. It serves every API of both gateways, told apart by
+// path, also when WithMozambiquePorts adds the per-API listeners.
 func (s *Server) URL() string { return s.ts.URL }
 
 // Client returns an HTTP client that trusts the simulator's TLS certificate.
@@ -257,6 +285,14 @@ func (s *Server) Options(g mpesa.Gateway) []mpesa.Option {
 	return opts
 }
 
+// logger returns the logger of failed deliveries.
+func (s *Server) logger() *slog.Logger {
+	if s.cfg.logger != nil {
+		return s.cfg.logger
+	}
+	return slog.Default()
+}
+
 // Close stops the simulator: calls held by a hang scenario are cut, pending
 // callback deliveries are abandoned, and Close returns once every handler and
 // every delivery goroutine has ended. It may be called more than once.
@@ -267,6 +303,9 @@ func (s *Server) Close() {
 		s.mu.Unlock()
 		s.cancel()
 		s.ts.Close()
+		for _, ts := range s.mozServers {
+			ts.Close()
+		}
 		s.wg.Wait()
 		if a := s.cfg.async; a != nil && a.ownClient {
 			a.Client.CloseIdleConnections()

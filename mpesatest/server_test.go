@@ -35,7 +35,10 @@ func TestGetSessionIssuesASessionForTheEncryptedAPIKey(t *testing.T) {
 	assert.Equal(t, 2, srv.Decryptions())
 }
 
-func TestGetSessionRefusesAWrongKey(t *testing.T) {
+// TestGetSessionRefusesABadAPIKeyWithINS989: the only failure the OpenAPI v2
+// developer portal's Generate SessionKey page lists in its Response Codes
+// table is 400 INS-989 "Session Creation Failed".
+func TestGetSessionRefusesABadAPIKeyWithINS989(t *testing.T) {
 	srv := newServer(t)
 	for name, authz := range map[string]string{
 		"wrong key":         bearer(t, srv, "not-the-key"),
@@ -47,13 +50,15 @@ func TestGetSessionRefusesAWrongKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := &raw{t: t, srv: srv, authz: authz, origin: "*", market: mpesa.MarketGhana, gw: mpesa.GatewayOpenAPI}
 			status, out := c.call(http.MethodGet, "getSession/", nil)
-			assert.Equal(t, http.StatusUnauthorized, status)
-			assert.Equal(t, "INS-2", out["output_ResponseCode"])
-			assert.Empty(t, out["output_SessionID"])
+			assert.Equal(t, http.StatusBadRequest, status)
+			assert.Equal(t, map[string]string{"output_ResponseCode": "INS-989", "output_ResponseDesc": "Session Creation Failed"}, out)
 		})
 	}
 }
 
+// TestProductsNeedALiveSession: a product call with a session the gateway
+// does not know answers 401 INS-2, the iPG platform's code for refused
+// credentials (see authorize), while getSession keeps INS-989.
 func TestProductsNeedALiveSession(t *testing.T) {
 	srv := newServer(t)
 	c := openAPI(t, srv, mpesa.MarketTanzania)
@@ -114,6 +119,10 @@ func TestExpireSessionsEndsIssuedSessionsOnly(t *testing.T) {
 	assert.Equal(t, 2, srv.SessionRequests())
 }
 
+// TestMozambiqueTakesTheAPIKeyOnEveryCall: a bad key is answered 401 INS-2
+// "Invalid API Key", as the Response Codes & Descriptions table of the
+// Mozambique document 'Async response, callback and response codes' gives
+// it.
 func TestMozambiqueTakesTheAPIKeyOnEveryCall(t *testing.T) {
 	srv := newServer(t)
 	c := mozambique(t, srv)
@@ -131,7 +140,10 @@ func TestMozambiqueTakesTheAPIKeyOnEveryCall(t *testing.T) {
 			c2.t, c2.authz = t, authz
 			status, out := c2.call(http.MethodPost, "c2bPayment/singleStage/", mozC2B("m2"))
 			assert.Equal(t, http.StatusUnauthorized, status)
-			assert.Equal(t, map[string]string{"output_error": "Invalid API Key"}, out)
+			assert.Equal(t, "INS-2", out["output_ResponseCode"])
+			assert.Equal(t, "Invalid API Key", out["output_ResponseDesc"])
+			assert.Equal(t, "m2", out["output_ThirdPartyReference"])
+			assert.NotContains(t, out, "output_error")
 		})
 	}
 }
@@ -195,7 +207,9 @@ func TestContentTypeAndMethod(t *testing.T) {
 			})
 			assert.Equal(t, http.StatusCreated, status, out)
 
-			// A GET needs the header too (SPEC-NOTES §3.12).
+			// A GET needs the header too: every API's header table lists
+			// it (the OpenAPI v2 developer portal, "API Headers"; the
+			// Mozambique documents, "Headers").
 			status, _ = c.send(http.MethodGet, c.path("queryTransactionStatus/"), nil, func(r *http.Request) { r.Header.Del("Content-Type") })
 			assert.Equal(t, http.StatusUnsupportedMediaType, status)
 
@@ -215,7 +229,7 @@ func TestUnknownPathsAreNotFound(t *testing.T) {
 	c := openAPI(t, srv, mpesa.MarketTanzania)
 	for _, p := range []string{
 		"/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage", // no trailing slash
-		"/sandbox/ipg/v2/vodacomKEN/c2bPayment/singleStage/",
+		"/sandbox/ipg/v2/vodacomKEN/c2bPaymentX/",           // an unknown market and API
 		"/staging/ipg/v2/vodacomTZN/c2bPayment/singleStage/",
 		"/sandbox/ipg/v1/vodacomTZN/c2bPayment/singleStage/",
 		"/ipg/v1x/getSession/",
@@ -226,8 +240,13 @@ func TestUnknownPathsAreNotFound(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status, p)
 		assert.Contains(t, out, "output_error", p)
 	}
-	// Both environments are served.
-	status, out := c.send(http.MethodPost, strings.Replace(c.path("c2bPayment/singleStage/"), "/sandbox/", "/openapi/", 1), c2bTZ("prod1"), nil)
+	// Both environments are served, each with its own sessions.
+	prod := &raw{t: t, srv: srv, authz: bearer(t, srv, srv.APIKey()), origin: "*", market: mpesa.MarketTanzania, gw: mpesa.GatewayOpenAPI}
+	prodPath := func(api string) string { return strings.Replace(prod.path(api), "/sandbox/", "/openapi/", 1) }
+	status, out := prod.send(http.MethodGet, prodPath("getSession/"), nil, nil)
+	require.Equal(t, http.StatusOK, status, out)
+	prod.authz = bearer(t, srv, out["output_SessionID"])
+	status, out = prod.send(http.MethodPost, prodPath("c2bPayment/singleStage/"), c2bTZ("prod1"), nil)
 	assert.Equal(t, http.StatusCreated, status, out)
 }
 
@@ -264,7 +283,7 @@ func TestBodyMustBeAJSONObjectOfStrings(t *testing.T) {
 
 // TestMozambiqueFirewallRefusesGoDefaultUserAgent: the Mozambique hosts sit
 // behind a web firewall that turns Go's default User-Agent away with an
-// HTML page (SPEC-NOTES §4); the OpenAPI gateway does not.
+// HTML page (seen live, docs/gateways.md M13); the OpenAPI gateway does not.
 func TestMozambiqueFirewallRefusesGoDefaultUserAgent(t *testing.T) {
 	srv := newServer(t)
 	for _, c := range []*raw{mozambique(t, srv), openAPI(t, srv, mpesa.MarketTanzania)} {

@@ -309,8 +309,8 @@ func TestMandateLifecycle(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, status, "the query table pairs INS-52 with 500")
 	assert.Equal(t, "INS-52", out["output_ResponseCode"])
 	status, out = pay("Gym2024", "input_CustomerMSISDN", "000000000077")
-	assert.Equal(t, http.StatusBadRequest, status, "another customer has no mandate under this reference")
-	assert.Equal(t, "INS-58", out["output_ResponseCode"])
+	assert.Equal(t, http.StatusUnauthorized, status, "another customer has no mandate under this reference")
+	assert.Equal(t, "INS-6", out["output_ResponseCode"], "the Direct Debit Payment page's code table")
 
 	status, out = cancel("Gym2024", "input_MandateID", mandateID)
 	require.Equal(t, http.StatusCreated, status, out)
@@ -318,8 +318,8 @@ func TestMandateLifecycle(t *testing.T) {
 	assert.Equal(t, token, out["output_MsisdnToken"])
 
 	status, out = pay("Gym2024")
-	assert.Equal(t, http.StatusBadRequest, status)
-	assert.Equal(t, "INS-58", out["output_ResponseCode"])
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "INS-6", out["output_ResponseCode"])
 	status, out = query("Gym2024")
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "INS-58", out["output_ResponseCode"])
@@ -360,7 +360,7 @@ func TestMandateLifecycle(t *testing.T) {
 		require.Equal(t, http.StatusCreated, status)
 		clk.Advance(48 * time.Hour)
 		status, out := pay("Short1")
-		assert.Equal(t, http.StatusBadRequest, status, "an expired mandate is not active")
-		assert.Equal(t, "INS-58", out["output_ResponseCode"])
+		assert.Equal(t, http.StatusUnauthorized, status, "an expired mandate is not active")
+		assert.Equal(t, "INS-6", out["output_ResponseCode"])
 	})
 }
