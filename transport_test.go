@@ -28,9 +28,18 @@ var c2bParams = []wire.Param{
 	{Key: "input_TransactionReference", Value: "T12344C"},
 }
 
+// The transport tests run over HTTP/1.1 and HTTP/2 (forEachProtocol,
+// newFakeGatewayOver in faultserver_test.go). The golden file they compare
+// holds the request body only, which does not depend on the protocol: both
+// runs compare to it unchanged, nothing is normalised.
+
 func TestRequestOnTheWire(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
+	forEachProtocol(t, testRequestOnTheWire)
+}
+
+func testRequestOnTheWire(t *testing.T, proto string) {
+	g := newFakeGatewayOver(t, proto)
 	var got *http.Request
 	var body []byte
 	g.handle("POST", openAPIPath("c2bPayment/singleStage/"), func(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +71,11 @@ func TestRequestOnTheWire(t *testing.T) {
 
 func TestGETSendsParametersInTheQuery(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
+	forEachProtocol(t, testGETSendsParametersInTheQuery)
+}
+
+func testGETSendsParametersInTheQuery(t *testing.T, proto string) {
+	g := newFakeGatewayOver(t, proto)
 	var got *http.Request
 	g.handle("GET", "/ipg/v1x/queryTransactionStatus/", func(w http.ResponseWriter, r *http.Request) {
 		got = r
@@ -90,7 +103,11 @@ func TestGETSendsParametersInTheQuery(t *testing.T) {
 
 func TestNotSupportedSendsNothing(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
+	forEachProtocol(t, testNotSupportedSendsNothing)
+}
+
+func testNotSupportedSendsNothing(t *testing.T, proto string) {
+	g := newFakeGatewayOver(t, proto)
 	c := g.mozClient(t)
 	_, err := c.do(context.Background(), APIDirectDebitCreate, nil, "r")
 	assert.ErrorIs(t, err, ErrNotSupported)
@@ -100,6 +117,10 @@ func TestNotSupportedSendsNothing(t *testing.T) {
 // document: each is a typed *Error with the status and a redacted excerpt.
 func TestUnexpectedAnswers(t *testing.T) {
 	t.Parallel()
+	forEachProtocol(t, testUnexpectedAnswers)
+}
+
+func testUnexpectedAnswers(t *testing.T, proto string) {
 	html := "<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. Your support ID is: 1234567890123</body></html>"
 	tests := []struct {
 		name        string
@@ -145,7 +166,7 @@ func TestUnexpectedAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			g := newFakeGateway(t)
+			g := newFakeGatewayOver(t, proto)
 			hits := 0
 			g.handle(tt.api.Method(), "/ipg/v1x/"+endpoints[tt.api].mozPath, func(w http.ResponseWriter, r *http.Request) {
 				hits++
@@ -180,8 +201,12 @@ func TestUnexpectedAnswers(t *testing.T) {
 
 func TestOversizedBody(t *testing.T) {
 	t.Parallel()
+	forEachProtocol(t, testOversizedBody)
+}
+
+func testOversizedBody(t *testing.T, proto string) {
 	for _, chunked := range []bool{false, true} {
-		g := newFakeGateway(t)
+		g := newFakeGatewayOver(t, proto)
 		g.handle("POST", "/ipg/v1x/c2bPayment/singleStage/", func(w http.ResponseWriter, r *http.Request) {
 			big := strings.Repeat("A", maxBodyBytes+10)
 			if !chunked {
