@@ -45,13 +45,13 @@ func TestColdStartSharesOneGetSession(t *testing.T) {
 	c := g.openAPIClient(t)
 	const n = 1000
 	var wg sync.WaitGroup
-	got := make([]*session, n)
+	got := make([]*credential, n)
 	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = c.sessions.get(context.Background())
+			got[i], errs[i] = c.sessionCache().get(context.Background())
 		}()
 	}
 	time.Sleep(20 * time.Millisecond) // let the goroutines pile up on the flight
@@ -123,32 +123,32 @@ func TestSessionRefreshedAheadOfExpiry(t *testing.T) {
 	c.now = clk.Now
 	ctx := context.Background()
 
-	s1, err := c.sessions.get(ctx)
+	s1, err := c.sessionCache().get(ctx)
 	require.NoError(t, err)
 	clk.Advance(8 * time.Minute)
-	s, err := c.sessions.get(ctx)
+	s, err := c.sessionCache().get(ctx)
 	require.NoError(t, err)
 	assert.Same(t, s1, s)
 	assert.EqualValues(t, 1, g.sessionCalls.Load(), "no refresh before the refresh-ahead window")
 
 	clk.Advance(90 * time.Second) // 9m30s: inside the window (lifetime - 60s)
-	s, err = c.sessions.get(ctx)
+	s, err = c.sessionCache().get(ctx)
 	require.NoError(t, err)
 	assert.Same(t, s1, s, "the current session serves while the next one is fetched")
 	waitFor(t, "the background refresh", func() bool {
-		c.sessions.mu.Lock()
-		defer c.sessions.mu.Unlock()
-		return c.sessions.next != nil
+		c.sessionCache().mu.Lock()
+		defer c.sessionCache().mu.Unlock()
+		return c.sessionCache().next != nil
 	})
 	assert.EqualValues(t, 2, g.sessionCalls.Load())
 
 	clk.Advance(10 * time.Second)
-	s, err = c.sessions.get(ctx)
+	s, err = c.sessionCache().get(ctx)
 	require.NoError(t, err)
 	assert.Same(t, s1, s, "the new session is not used before it can be live")
 
 	clk.Advance(20 * time.Second) // 10m: the old one expires, the new one is 30s old
-	s2, err := c.sessions.get(ctx)
+	s2, err := c.sessionCache().get(ctx)
 	require.NoError(t, err)
 	assert.NotSame(t, s1, s2)
 	assert.EqualValues(t, 2, g.sessionCalls.Load())
@@ -160,10 +160,10 @@ func TestExpiredSessionIsNeverUsed(t *testing.T) {
 	c := g.openAPIClient(t, WithSessionLifetime(10*time.Minute))
 	clk := newFakeClock()
 	c.now = clk.Now
-	s1, err := c.sessions.get(context.Background())
+	s1, err := c.sessionCache().get(context.Background())
 	require.NoError(t, err)
 	clk.Advance(10*time.Minute + time.Nanosecond)
-	s2, err := c.sessions.get(context.Background())
+	s2, err := c.sessionCache().get(context.Background())
 	require.NoError(t, err)
 	assert.NotSame(t, s1, s2)
 	assert.True(t, clk.Now().Before(s2.expires))
@@ -229,10 +229,10 @@ func TestRejectedSessionIsInvalidatedOnce(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.do(ctx, APIC2B, c2bParams, "r")
 	require.NoError(t, err)
-	s1, _ := c.sessions.get(ctx)
+	s1, _ := c.sessionCache().get(ctx)
 	require.True(t, s1.live.Load())
 
-	g.refuse(s1.id) // e.g. revoked on the portal
+	g.refuse(s1.secret) // e.g. revoked on the portal
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
@@ -244,12 +244,12 @@ func TestRejectedSessionIsInvalidatedOnce(t *testing.T) {
 	}
 	wg.Wait()
 	assert.EqualValues(t, 2, g.sessionCalls.Load(), "concurrent rejections of one session cause one refresh")
-	s2, _ := c.sessions.get(ctx)
+	s2, _ := c.sessionCache().get(ctx)
 	assert.NotSame(t, s1, s2)
 
 	// invalidating the old session again must not drop the new one
-	c.sessions.invalidate(s1)
-	s3, _ := c.sessions.get(ctx)
+	c.sessionCache().invalidate(s1)
+	s3, _ := c.sessionCache().get(ctx)
 	assert.Same(t, s2, s3)
 }
 
@@ -271,11 +271,11 @@ func TestWaitersHonourTheirContextAndFailuresReleaseTheLock(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	_, err := c.sessions.get(ctx)
+	_, err := c.sessionCache().get(ctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "a waiter gives up with its own context")
 
 	done := make(chan error, 1)
-	go func() { _, err := c.sessions.get(context.Background()); done <- err }()
+	go func() { _, err := c.sessionCache().get(context.Background()); done <- err }()
 	close(release)
 	err = <-done
 	assert.ErrorIs(t, err, ErrSessionCreation)
@@ -284,7 +284,7 @@ func TestWaitersHonourTheirContextAndFailuresReleaseTheLock(t *testing.T) {
 	assert.Equal(t, "INS-989", e.Code)
 
 	fail.Store(false)
-	s, err := c.sessions.get(context.Background())
+	s, err := c.sessionCache().get(context.Background())
 	require.NoError(t, err, "a failed fetch leaves nothing locked")
 	assert.NotNil(t, s)
 }
@@ -304,11 +304,11 @@ func TestSlowRefreshDoesNotBlockValidSessions(t *testing.T) {
 	c := g.openAPIClient(t, WithSessionLifetime(10*time.Minute))
 	clk := newFakeClock()
 	c.now = clk.Now
-	s1, err := c.sessions.get(context.Background())
+	s1, err := c.sessionCache().get(context.Background())
 	require.NoError(t, err)
 	clk.Advance(9*time.Minute + 30*time.Second)
 	for i := 0; i < 100; i++ {
-		s, err := c.sessions.get(context.Background())
+		s, err := c.sessionCache().get(context.Background())
 		require.NoError(t, err)
 		assert.Same(t, s1, s)
 	}

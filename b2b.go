@@ -11,10 +11,10 @@ type B2BRequest struct {
 	PrimaryPartyCode string
 	// ReceiverPartyCode is the shortcode credited.
 	ReceiverPartyCode string
-	// TransactionReference is 1 to 20 letters, digits, '_', ' ' or '+'.
+	// TransactionReference is as for C2BRequest.
 	TransactionReference string
-	// ThirdPartyConversationID is your unique reference of the payment;
-	// generated when empty (Mozambique: input_ThirdPartyReference).
+	// ThirdPartyConversationID is your unique reference of the payment,
+	// as for C2BRequest.
 	ThirdPartyConversationID string
 	// PurchasedItemsDesc, 1 to 256 characters, is required on OpenAPI v2
 	// and not sent to Mozambique.
@@ -26,20 +26,9 @@ type B2BRequest struct {
 
 // B2B pays a business (POST b2bPayment/).
 func (c *Client) B2B(ctx context.Context, req B2BRequest) (*PaymentResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	primary := orDefault(req.PrimaryPartyCode, c.serviceProviderCode)
-	k := checker{api: APIB2B}
-	k.amount("Amount", req.Amount)
-	k.shortcode("PrimaryPartyCode", primary)
-	k.shortcode("ReceiverPartyCode", req.ReceiverPartyCode)
-	k.reference("TransactionReference", req.TransactionReference, 20)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	var p params
-	p.add("input_Amount", req.Amount)
-	p.add("input_PrimaryPartyCode", primary)
-	p.add("input_ReceiverPartyCode", req.ReceiverPartyCode)
-	p.add("input_TransactionReference", req.TransactionReference)
-	p.add(c.referenceKey(), ref)
-	c.addMarketFields(&k, &p, req.Country, req.Currency, "input_PurchasedItemsDesc", req.PurchasedItemsDesc)
-	return c.pay(ctx, &k, &p, ref)
+	p, ok := c.d.(b2bPayer)
+	if !ok {
+		return nil, c.newError(APIB2B, req.ThirdPartyConversationID, ErrNotSupported, nil)
+	}
+	return p.b2b(ctx, &req)
 }

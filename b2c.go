@@ -1,6 +1,12 @@
 package mpesa
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/mpesa-go/mpesa/internal/redact"
+)
 
 // B2CRequest pays a customer from the business's wallet.
 type B2CRequest struct {
@@ -11,10 +17,10 @@ type B2CRequest struct {
 	// ServiceProviderCode is the shortcode debited; default
 	// WithServiceProviderCode.
 	ServiceProviderCode string
-	// TransactionReference is 1 to 20 letters, digits, '_', ' ' or '+'.
+	// TransactionReference is as for C2BRequest.
 	TransactionReference string
-	// ThirdPartyConversationID is your unique reference of the payment;
-	// generated when empty (Mozambique: input_ThirdPartyReference).
+	// ThirdPartyConversationID is your unique reference of the payment,
+	// as for C2BRequest.
 	ThirdPartyConversationID string
 	// PaymentItemsDesc describes the payment ("Salary payment"), 1 to 256
 	// characters. Required on OpenAPI v2; not sent to Mozambique.
@@ -27,20 +33,24 @@ type B2CRequest struct {
 // B2C pays a customer (POST b2cPayment/). ErrInsufficientBalance means the
 // business wallet lacks funds.
 func (c *Client) B2C(ctx context.Context, req B2CRequest) (*PaymentResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	k := checker{api: APIB2C}
-	k.amount("Amount", req.Amount)
-	k.msisdn(c.gateway, "CustomerMSISDN", req.CustomerMSISDN)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("TransactionReference", req.TransactionReference, 20)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	var p params
-	p.add("input_Amount", req.Amount)
-	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_TransactionReference", req.TransactionReference)
-	p.add(c.referenceKey(), ref)
-	c.addMarketFields(&k, &p, req.Country, req.Currency, "input_PaymentItemsDesc", req.PaymentItemsDesc)
-	return c.pay(ctx, &k, &p, ref)
+	p, ok := c.d.(b2cPayer)
+	if !ok {
+		return nil, c.newError(APIB2C, req.ThirdPartyConversationID, ErrNotSupported, nil)
+	}
+	return p.b2c(ctx, &req)
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r B2CRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type b2cRequest B2CRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), b2cRequest(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r B2CRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type b2cRequest B2CRequest
+	return slog.AnyValue(b2cRequest(r))
 }

@@ -185,13 +185,13 @@ func BenchmarkSessionGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.sessions.get(ctx); err != nil {
+	if _, err := c.sessionCache().get(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.sessions.get(ctx); err != nil {
+			if _, err := c.sessionCache().get(ctx); err != nil {
 				b.Error(err)
 			}
 		}

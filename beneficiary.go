@@ -1,6 +1,12 @@
 package mpesa
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/mpesa-go/mpesa/internal/redact"
+)
 
 // BeneficiaryNameRequest asks for the registered name of a customer before
 // paying them.
@@ -37,58 +43,30 @@ func (r *BeneficiaryNameResponse) Async() bool {
 	return r.FirstName == "" && r.LastName == "" && r.Name == ""
 }
 
-// kycQueryName is the only KYC query type the portal documents. The
-// parameter table and the code snippets spell the key input_KycQueryType;
-// only the sample query string writes input_KYCQueryType. Two sources
-// against one, and the table is the normative part of the page.
-const kycQueryName = "Name"
-
 // BeneficiaryName queries a customer's name: GET queryBeneficiaryName/ on
 // OpenAPI v2, GET queryCustomerName/ (port 19323) on Mozambique. The
 // portal's market table for this API lists only Vodafone Ghana; other
 // markets may answer INS-998 (ErrInvalidMarket), which the client leaves to
-// the gateway to decide.
+// the gateway to decide (docs/gateways.md O11).
 func (c *Client) BeneficiaryName(ctx context.Context, req BeneficiaryNameRequest) (*BeneficiaryNameResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	k := checker{api: APIBeneficiaryName}
-	k.msisdn(c.gateway, "CustomerMSISDN", req.CustomerMSISDN)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	var p params
-	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
-	p.add("input_ServiceProviderCode", spc)
-	p.add(c.referenceKey(), ref)
-	if c.gateway == GatewayOpenAPI {
-		country := orDefault(req.Country, c.market.Country())
-		k.country("Country", country)
-		p.add("input_Country", country)
-		p.add("input_KycQueryType", kycQueryName)
+	q, ok := c.d.(beneficiaryNamer)
+	if !ok {
+		return nil, c.newError(APIBeneficiaryName, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	out, err := c.do(ctx, APIBeneficiaryName, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	r := &BeneficiaryNameResponse{
-		ConversationID:           string(out.ConversationID),
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
-		ResponseCode:             string(out.ResponseCode),
-		ResponseDesc:             string(out.ResponseDesc),
-		FirstName:                orDefault(string(out.CustomerFirstName), string(out.FirstName)),
-		LastName:                 orDefault(string(out.CustomerLastName), string(out.SecondName)),
-		Name:                     string(out.CustomerName),
-	}
-	if r.Name == "" && (r.FirstName != "" || r.LastName != "") {
-		r.Name = r.FirstName
-		if r.LastName != "" {
-			if r.Name != "" {
-				r.Name += " "
-			}
-			r.Name += r.LastName
-		}
-	}
-	return r, nil
+	return q.beneficiaryName(ctx, &req)
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r BeneficiaryNameRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type beneficiaryNameRequest BeneficiaryNameRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), beneficiaryNameRequest(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r BeneficiaryNameRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type beneficiaryNameRequest BeneficiaryNameRequest
+	return slog.AnyValue(beneficiaryNameRequest(r))
 }

@@ -1,6 +1,12 @@
 package mpesa
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/mpesa-go/mpesa/internal/redact"
+)
 
 // C2BRequest asks a customer to pay the business: the gateway pushes a USSD
 // prompt to the customer's phone and the customer confirms with their PIN.
@@ -13,12 +19,15 @@ type C2BRequest struct {
 	// ServiceProviderCode is the shortcode credited; default
 	// WithServiceProviderCode.
 	ServiceProviderCode string
-	// TransactionReference is the customer-facing reference, 1 to 20
-	// letters, digits, '_', ' ' or '+'.
+	// TransactionReference is the customer-facing reference: on OpenAPI
+	// v2 1 to 20 letters, digits, '_', ' ' or '+'; on Mozambique 1 to 20
+	// characters.
 	TransactionReference string
 	// ThirdPartyConversationID is your unique reference of this payment
 	// and its idempotency key (input_ThirdPartyReference on Mozambique);
-	// generated when empty. Keep it: it finds the payment again.
+	// generated when empty. Keep it: it finds the payment again. On
+	// OpenAPI v2 it is 1 to 32 letters and digits, so that Reconcile can
+	// query it.
 	ThirdPartyConversationID string
 	// PurchasedItemsDesc describes what is bought, 1 to 256 characters.
 	// Required on OpenAPI v2; not sent to Mozambique.
@@ -32,24 +41,29 @@ type C2BRequest struct {
 // C2B charges a customer (POST c2bPayment/singleStage/). The call stays open
 // while the PIN prompt is on the customer's phone; keep ctx's deadline above
 // the payment timeout. A customer who declines gives ErrCancelledByCustomer
-// (Mozambique) or ErrTransactionFailed, one who does not answer
-// ErrPromptTimeout. If the outcome is unknown (ErrOutcomeUnknown), call
-// Reconcile with the reference before anything else.
+// (Mozambique) or ErrTransactionFailed (OpenAPI v2 answers a declined prompt
+// with INS-6), one who does not answer ErrPromptTimeout. If the outcome is
+// unknown (ErrOutcomeUnknown), call Reconcile with the reference before
+// anything else.
 func (c *Client) C2B(ctx context.Context, req C2BRequest) (*PaymentResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	k := checker{api: APIC2B}
-	k.amount("Amount", req.Amount)
-	k.msisdn(c.gateway, "CustomerMSISDN", req.CustomerMSISDN)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("TransactionReference", req.TransactionReference, 20)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	var p params
-	p.add("input_Amount", req.Amount)
-	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_TransactionReference", req.TransactionReference)
-	p.add(c.referenceKey(), ref)
-	c.addMarketFields(&k, &p, req.Country, req.Currency, "input_PurchasedItemsDesc", req.PurchasedItemsDesc)
-	return c.pay(ctx, &k, &p, ref)
+	p, ok := c.d.(c2bPayer)
+	if !ok {
+		return nil, c.newError(APIC2B, req.ThirdPartyConversationID, ErrNotSupported, nil)
+	}
+	return p.c2b(ctx, &req)
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb, so that a logged request does not carry it.
+func (r C2BRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type c2bRequest C2BRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), c2bRequest(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r C2BRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type c2bRequest C2BRequest
+	return slog.AnyValue(c2bRequest(r))
 }

@@ -21,24 +21,24 @@ func TestNewClientDefaults(t *testing.T) {
 	assert.Equal(t, Sandbox, c.Environment())
 	assert.Equal(t, MarketTanzania, c.Market())
 	assert.Equal(t, "TZS", c.Currency())
-	assert.Equal(t, []string{"*"}, c.originHdr)
-	assert.Equal(t, []string{"mpesa-go/" + Version}, c.uaHdr)
+	assert.Equal(t, []string{"*"}, c.header["Origin"])
+	assert.Equal(t, []string{"mpesa-go/" + Version}, c.header["User-Agent"])
 	assert.GreaterOrEqual(t, c.paymentTimeout, 120*time.Second, "payments must outlast a PIN prompt")
 	assert.Equal(t, DefaultQueryTimeout, c.queryTimeout)
 	assert.Equal(t, DefaultMaxRetries, c.maxRetries)
 	assert.NotNil(t, c.http.Jar, "the default client keeps cookies")
-	assert.NotNil(t, c.sessions)
-	assert.Equal(t, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/", c.urls[APIC2B])
+	assert.NotNil(t, c.sessionCache())
+	assert.Equal(t, "https://openapi.m-pesa.com/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/", c.endpointURL(APIC2B))
 
 	_, pub := testKey(t)
 	m, err := NewClient(testAPIKey, WithGateway(GatewayMozambique), WithPublicKey(pub), WithEnvironment(Production))
 	require.NoError(t, err)
 	assert.Equal(t, MarketMozambique, m.Market())
 	assert.Equal(t, "MZN", m.Currency())
-	assert.Equal(t, []string{"developer.mpesa.vm.co.mz"}, m.originHdr)
-	assert.Nil(t, m.sessions, "Mozambique has no session")
-	assert.Equal(t, "https://api.vm.co.mz:18354/ipg/v1x/reversal/", m.urls[APIReversal])
-	assert.Empty(t, m.urls[APIDirectDebitCreate])
+	assert.Equal(t, []string{"developer.mpesa.vm.co.mz"}, m.header["Origin"])
+	assert.IsType(t, staticAuth{}, m.d.auth(APIC2B), "Mozambique has no session")
+	assert.Equal(t, "https://api.vm.co.mz:18354/ipg/v1x/reversal/", m.endpointURL(APIReversal))
+	assert.Empty(t, m.endpointURL(APIDirectDebitCreate))
 
 	drc, err := NewClient(testAPIKey, WithMarket(MarketDRC), WithCurrency("CDF"))
 	require.NoError(t, err)
@@ -127,10 +127,10 @@ func TestClientFormattingHidesSecrets(t *testing.T) {
 	for _, s := range []string{
 		fmt.Sprint(c), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c), //lint:ignore S1025 the %s verb is what is tested
 		fmt.Sprintf("%v", *c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", *c),
-		fmt.Sprintf("%+v", c.cred), fmt.Sprintf("%#v", c.cred),
+		fmt.Sprintf("%+v", c.d), fmt.Sprintf("%#v", c.d),
 	} {
 		assert.NotContains(t, s, testAPIKey)
-		assert.NotContains(t, s, c.cred.keyAuthz[0][len("Bearer "):len("Bearer ")+40])
+		assert.NotContains(t, s, c.d.(*openAPI).key.cred.authz[0][len("Bearer "):len("Bearer ")+40])
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("client", "c", c)

@@ -97,55 +97,15 @@ func (r *DirectDebitCreateResponse) Async() bool {
 // DirectDebitCreate asks the customer for a mandate (POST
 // directDebitCreation/).
 func (c *Client) DirectDebitCreate(ctx context.Context, req DirectDebitCreateRequest) (*DirectDebitCreateResponse, error) {
-	if err := c.unsupported(APIDirectDebitCreate, req.ThirdPartyConversationID); err != nil {
-		return nil, err
+	dd, ok := c.d.(directDebiter)
+	if !ok {
+		return nil, c.newError(APIDirectDebitCreate, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	country := orDefault(req.Country, c.market.Country())
-	k := checker{api: APIDirectDebitCreate}
-	k.msisdn(c.gateway, "CustomerMSISDN", req.CustomerMSISDN)
-	k.shortcode("ServiceProviderCode", spc)
-	k.alnum("MandateReference", req.MandateReference, 32)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	k.country("Country", country)
-	checkMandateSchedule(&k, req)
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	agreed := "0"
-	if req.AgreedTC {
-		agreed = "1"
-	}
-	var p params
-	p.add("input_AgreedTC", agreed)
-	p.add("input_Country", country)
-	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
-	p.addOptional("input_EndRangeOfDays", req.EndRangeOfDays)
-	p.addOptional("input_ExpiryDate", req.ExpiryDate)
-	p.addOptional("input_FirstPaymentDate", req.FirstPaymentDate)
-	p.addOptional("input_Frequency", string(req.Frequency))
-	p.add("input_ServiceProviderCode", spc)
-	p.addOptional("input_StartRangeOfDays", req.StartRangeOfDays)
-	p.add("input_ThirdPartyConversationID", ref)
-	p.add("input_ThirdPartyReference", req.MandateReference)
-	out, err := c.do(ctx, APIDirectDebitCreate, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return &DirectDebitCreateResponse{
-		ConversationID:           string(out.ConversationID),
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
-		ResponseCode:             string(out.ResponseCode),
-		ResponseDesc:             string(out.ResponseDesc),
-		TransactionReference:     string(out.TransactionReference),
-		MsisdnToken:              string(out.MsisdnToken),
-		MandateID:                string(out.MandateID),
-	}, nil
+	return dd.directDebitCreate(ctx, &req)
 }
 
 // checkMandateSchedule applies the frequency rules of the portal's "Direct
-// Debit Create" page (SPEC-NOTES §3.8).
+// Debit Create" page (docs/gateways.md O12).
 func checkMandateSchedule(k *checker, req DirectDebitCreateRequest) {
 	first, firstOK := checkDate(k, "FirstPaymentDate", req.FirstPaymentDate)
 	expiry, expiryOK := checkDate(k, "ExpiryDate", req.ExpiryDate)
@@ -216,12 +176,12 @@ type mandateParty struct {
 	MandateID        string
 }
 
-func (m mandateParty) check(c *Client, k *checker) {
+func (m mandateParty) check(k *checker) {
 	if m.CustomerMSISDN == "" && m.MsisdnToken == "" {
 		k.fail("CustomerMSISDN", "or MsisdnToken is required", "")
 	}
 	if m.CustomerMSISDN != "" {
-		k.msisdn(c.gateway, "CustomerMSISDN", m.CustomerMSISDN)
+		k.msisdn("CustomerMSISDN", m.CustomerMSISDN)
 	}
 	if m.MsisdnToken != "" && !validate.Token(m.MsisdnToken) {
 		k.fail("MsisdnToken", "must be 1 to 26 letters, digits, '_', ' ' or '='", m.MsisdnToken)
@@ -278,40 +238,11 @@ func (r *DirectDebitPaymentResponse) Async() bool { return r.TransactionID == ""
 // interaction (POST directDebitPayment/). It moves money: the retry rules of
 // payments apply.
 func (c *Client) DirectDebitPayment(ctx context.Context, req DirectDebitPaymentRequest) (*DirectDebitPaymentResponse, error) {
-	if err := c.unsupported(APIDirectDebitPayment, req.ThirdPartyConversationID); err != nil {
-		return nil, err
+	dd, ok := c.d.(directDebiter)
+	if !ok {
+		return nil, c.newError(APIDirectDebitPayment, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := checker{api: APIDirectDebitPayment}
-	party.check(c, &k)
-	k.amount("Amount", req.Amount)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	country, currency := c.marketFields(&k, req.Country, req.Currency)
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	var p params
-	party.add(&p)
-	p.add("input_Amount", req.Amount)
-	p.add("input_Country", country)
-	p.add("input_Currency", currency)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := c.do(ctx, APIDirectDebitPayment, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return &DirectDebitPaymentResponse{
-		ConversationID:           string(out.ConversationID),
-		TransactionID:            string(out.TransactionID),
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
-		ResponseCode:             string(out.ResponseCode),
-		ResponseDesc:             string(out.ResponseDesc),
-		MsisdnToken:              string(out.MsisdnToken),
-	}, nil
+	return dd.directDebitPayment(ctx, &req)
 }
 
 // DirectDebitQueryRequest checks a mandate and, optionally, whether the
@@ -367,58 +298,11 @@ func (r *DirectDebitQueryResponse) Async() bool {
 
 // DirectDebitQuery reads a mandate (GET queryDirectDebit/).
 func (c *Client) DirectDebitQuery(ctx context.Context, req DirectDebitQueryRequest) (*DirectDebitQueryResponse, error) {
-	if err := c.unsupported(APIDirectDebitQuery, req.ThirdPartyConversationID); err != nil {
-		return nil, err
+	dd, ok := c.d.(directDebiter)
+	if !ok {
+		return nil, c.newError(APIDirectDebitQuery, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := checker{api: APIDirectDebitQuery}
-	party.check(c, &k)
-	if req.QueryBalanceAmount {
-		k.amount("BalanceAmount", req.BalanceAmount)
-	} else {
-		k.optionalAmount("BalanceAmount", req.BalanceAmount)
-	}
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	country, currency := c.marketFields(&k, req.Country, req.Currency)
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	query := "False"
-	if req.QueryBalanceAmount {
-		query = "True"
-	}
-	var p params
-	party.add(&p)
-	p.addOptional("input_BalanceAmount", req.BalanceAmount)
-	p.add("input_Country", country)
-	p.add("input_Currency", currency)
-	p.add("input_QueryBalanceAmount", query)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := c.do(ctx, APIDirectDebitQuery, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return &DirectDebitQueryResponse{
-		ConversationID:           string(out.ConversationID),
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
-		ResponseCode:             string(out.ResponseCode),
-		ResponseDesc:             string(out.ResponseDesc),
-		TransactionReference:     string(out.TransactionReference),
-		MsisdnToken:              string(out.MsisdnToken),
-		MandateID:                string(out.MandateID),
-		MandateStatus:            string(out.MandateStatus),
-		AccountStatus:            string(out.AccountStatus),
-		SufficientBalance:        isTrue(string(out.SufficientBalance)),
-		FirstPaymentDate:         string(out.FirstPaymentDate),
-		Frequency:                Frequency(out.Frequency),
-		PaymentDayFrom:           string(out.PaymentDayFrom),
-		PaymentDayTo:             string(out.PaymentDayTo),
-		ExpiryDate:               string(out.ExpiryDate),
-	}, nil
+	return dd.directDebitQuery(ctx, &req)
 }
 
 // DirectDebitCancelRequest ends a mandate.
@@ -455,36 +339,9 @@ func (r *DirectDebitCancelResponse) Async() bool {
 // DirectDebitCancel ends a mandate (PUT directDebitCancel/). A mandate that
 // does not exist gives ErrMandateNotFound.
 func (c *Client) DirectDebitCancel(ctx context.Context, req DirectDebitCancelRequest) (*DirectDebitCancelResponse, error) {
-	if err := c.unsupported(APIDirectDebitCancel, req.ThirdPartyConversationID); err != nil {
-		return nil, err
+	dd, ok := c.d.(directDebiter)
+	if !ok {
+		return nil, c.newError(APIDirectDebitCancel, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, c.serviceProviderCode)
-	country := orDefault(req.Country, c.market.Country())
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := checker{api: APIDirectDebitCancel}
-	party.check(c, &k)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref, 40)
-	k.country("Country", country)
-	if err := k.err(); err != nil {
-		return nil, err
-	}
-	var p params
-	party.add(&p)
-	p.add("input_Country", country)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := c.do(ctx, APIDirectDebitCancel, p.sorted(), ref)
-	if err != nil {
-		return nil, err
-	}
-	return &DirectDebitCancelResponse{
-		ConversationID:           string(out.ConversationID),
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
-		ResponseCode:             string(out.ResponseCode),
-		ResponseDesc:             string(out.ResponseDesc),
-		TransactionReference:     string(out.TransactionReference),
-		MsisdnToken:              string(out.MsisdnToken),
-	}, nil
+	return dd.directDebitCancel(ctx, &req)
 }

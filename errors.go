@@ -2,9 +2,9 @@ package mpesa
 
 import (
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mpesa-go/mpesa/internal/redact"
 )
@@ -121,6 +121,9 @@ type Error struct {
 	ConversationID           string
 	ThirdPartyConversationID string
 	TransactionID            string
+	// RequestID is the gateway's identifier of the failed request, where
+	// it gives one (Daraja's requestId): quote it to the gateway's support.
+	RequestID string
 	// Excerpt is the start of an unexpected body (HTML, truncated JSON),
 	// with control characters, long digit runs and secrets removed.
 	Excerpt string
@@ -134,6 +137,11 @@ type Error struct {
 	// rules documented on Client; retryReason says why.
 	retryable   bool
 	retryReason string
+	// retryAfter is the wait the gateway asked for (Retry-After).
+	retryAfter time.Duration
+	// authRefused is set when the gateway refused the call's credential
+	// (a session, a token, the API key) rather than the call.
+	authRefused bool
 }
 
 // Error describes the failure in one line.
@@ -191,6 +199,7 @@ func (e *Error) Error() string {
 	field("ConversationID", e.ConversationID)
 	field("ThirdPartyConversationID", e.ThirdPartyConversationID)
 	field("TransactionID", e.TransactionID)
+	field("RequestID", e.RequestID)
 	if e.Excerpt != "" {
 		field("body", strconv.Quote(e.Excerpt))
 	}
@@ -284,170 +293,3 @@ func (e *ValidationError) Error() string {
 
 // Is makes a ValidationError match ErrInvalidRequest.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRequest }
-
-// Code describes one documented gateway response code.
-type Code struct {
-	Gateway Gateway
-	// Code is the response code ("INS-2006").
-	Code string
-	// HTTPStatus is the status the documents pair with the code.
-	HTTPStatus int
-	// Description is the documented description.
-	Description string
-	// Kind is the sentinel the code maps to, nil when none fits.
-	Kind error
-}
-
-// LookupCode returns what the documents say of a response code on a gateway
-// and, where a product gives the code a meaning of its own, for that API. A
-// success code may be written "INS-0" or "0".
-func LookupCode(g Gateway, api API, code string) (Code, bool) {
-	code = strings.TrimSpace(code)
-	if code == "0" {
-		code = "INS-0"
-	}
-	for _, c := range apiCodes {
-		if c.gateway == g && c.api == api && c.info.Code == code {
-			c.info.Gateway = g
-			return c.info, true
-		}
-	}
-	for _, c := range codes {
-		if c.gateway == g && c.info.Code == code {
-			c.info.Gateway = g
-			if code == "INS-0" && api.Method() != http.MethodGet {
-				// The product tables pair success with 201 on every POST
-				// and PUT (Mozambique: "200 / 201"), 200 on the GETs.
-				c.info.HTTPStatus = http.StatusCreated
-			}
-			return c.info, true
-		}
-	}
-	return Code{}, false
-}
-
-// isSuccessCode reports whether a response or result code means success.
-func isSuccessCode(code string) bool {
-	code = strings.TrimSpace(code)
-	return code == "INS-0" || code == "0"
-}
-
-type codeEntry struct {
-	gateway Gateway
-	api     API // 0 in the general table
-	info    Code
-}
-
-func oa(code string, status int, desc string, kind error) codeEntry {
-	return codeEntry{gateway: GatewayOpenAPI, info: Code{Code: code, HTTPStatus: status, Description: desc, Kind: kind}}
-}
-
-func mz(code string, status int, desc string, kind error) codeEntry {
-	return codeEntry{gateway: GatewayMozambique, info: Code{Code: code, HTTPStatus: status, Description: desc, Kind: kind}}
-}
-
-// codes is every response code of the gateway documents, with the status the
-// documents pair with it. Codes mean different things per gateway
-// (SPEC-NOTES §3.2): INS-26 is "Not authorized" on Mozambique and "Invalid
-// Currency Used" on OpenAPI; INS-993…998 are direct-debit and customer
-// errors on Mozambique and limit errors on OpenAPI.
-//
-// Mozambique follows the full table with HTTP statuses, repeated in all three
-// Mozambique documents, not the short "Common Response Codes" list that
-// contradicts it (SPEC-NOTES §3.3).
-var codes = []codeEntry{
-	oa("INS-0", 200, "Request processed successfully", nil),
-	oa("INS-1", 400, "Internal Error", ErrInternal),
-	// INS-2 and INS-16 are not in the OpenAPI tables; they are the iPG
-	// platform's answers for a refused key or session and for overload,
-	// which both gateways share.
-	oa("INS-2", 401, "Invalid API Key", ErrUnauthorized),
-	oa("INS-6", 401, "Transaction Failed", ErrTransactionFailed),
-	oa("INS-9", 408, "Request timeout", ErrPromptTimeout),
-	oa("INS-10", 409, "Duplicate Transaction", ErrDuplicate),
-	oa("INS-13", 400, "Invalid Shortcode Used", ErrInvalidRequest),
-	oa("INS-15", 400, "Invalid Amount Used", ErrInvalidRequest),
-	oa("INS-16", 503, "Unable to handle the request due to a temporary overloading", ErrOverloaded),
-	oa("INS-17", 400, "Invalid Transaction Reference. Length Should Be Between 1 and 20.", ErrInvalidRequest),
-	oa("INS-18", 400, "Invalid TransactionID Used", ErrInvalidRequest),
-	oa("INS-19", 400, "Invalid ThirdPartyReference Used", ErrInvalidRequest),
-	oa("INS-20", 400, "Not All Parameters Provided. Please try again.", ErrInvalidRequest),
-	oa("INS-21", 400, "Parameter validations failed. Please try again.", ErrInvalidRequest),
-	oa("INS-23", 400, "Transaction not found. Contact M-Pesa Support", ErrTransactionNotFound),
-	oa("INS-26", 400, "Invalid Currency Used", ErrInvalidRequest),
-	oa("INS-28", 400, "Invalid ThirdPartyConversationID Used", ErrInvalidRequest),
-	oa("INS-30", 400, "Invalid Purchased Items Description Used", ErrInvalidRequest),
-	oa("INS-31", 400, "Invalid Payment Items Description Used", ErrInvalidRequest),
-	oa("INS-32", 400, "Invalid KYC Query Type Used", ErrInvalidRequest),
-	oa("INS-35", 400, "This transaction do not belong to you", ErrInvalidRequest),
-	oa("INS-36", 400, "Invalid Agreed TC Used", ErrInvalidRequest),
-	oa("INS-39", 400, "Invalid First Payment Date Used", ErrInvalidRequest),
-	oa("INS-40", 400, "Invalid Frequency Used", ErrInvalidRequest),
-	oa("INS-41", 400, "Invalid Start Range Days Used", ErrInvalidRequest),
-	oa("INS-42", 400, "Invalid End Range Days Used", ErrInvalidRequest),
-	oa("INS-43", 400, "Invalid Expiry Date Used", ErrInvalidRequest),
-	oa("INS-50", 400, "MSISDN Token and MSISDN provided does not Match", ErrInvalidRequest),
-	oa("INS-51", 400, "Invalid MandateID Used", ErrInvalidRequest),
-	oa("INS-52", 400, "The MandateID used does not correspond to the ThirdPartyReference used.", ErrInvalidRequest),
-	oa("INS-54", 400, "Invalid BalanceAmount Used", ErrInvalidRequest),
-	oa("INS-55", 401, "BalanceAmount is Mandatory when QueryBalanceAmount is True", ErrInvalidRequest),
-	oa("INS-56", 401, "Invalid MSISDNToken Used", ErrInvalidRequest),
-	oa("INS-57", 500, "Either MSISDN or MSISDNToken required", ErrInvalidRequest),
-	oa("INS-58", 400, "No Active Mandate found", ErrMandateNotFound),
-	oa("INS-989", 400, "Session Creation Failed", ErrSessionCreation),
-	oa("INS-990", 400, "Customer Transaction Value Limit Breached", ErrLimitBreached),
-	oa("INS-991", 400, "Customer Transaction Count Limit Breached", ErrLimitBreached),
-	oa("INS-992", 400, "Multiple Limits Breached", ErrLimitBreached),
-	oa("INS-993", 400, "Organization Transaction Count Limit Breached", ErrLimitBreached),
-	oa("INS-994", 400, "Organization Transaction Value Limit Breached", ErrLimitBreached),
-	oa("INS-995", 400, "API Single Transaction Limit Breached", ErrLimitBreached),
-	oa("INS-996", 400, "API Being Used Outside Of Usage Time", ErrLimitBreached),
-	oa("INS-997", 400, "API Not Enabled", ErrAPINotEnabled),
-	oa("INS-998", 400, "Invalid Market", ErrInvalidMarket),
-	oa("INS-2006", 422, "Insufficient balance", ErrInsufficientBalance),
-	oa("INS-2051", 400, "MSISDN invalid.", ErrInvalidMSISDN),
-
-	mz("INS-0", 200, "Request processed successfully", nil),
-	mz("INS-1", 500, "Internal Error", ErrInternal),
-	mz("INS-2", 401, "Invalid API Key", ErrUnauthorized),
-	mz("INS-4", 401, "User is not active", ErrUnauthorized),
-	mz("INS-5", 401, "Transaction cancelled by customer", ErrCancelledByCustomer),
-	mz("INS-6", 401, "Transaction Failed", ErrTransactionFailed),
-	mz("INS-9", 408, "Request timeout", ErrPromptTimeout),
-	mz("INS-10", 409, "Duplicate Transaction", ErrDuplicate),
-	mz("INS-13", 400, "Invalid Shortcode Used", ErrInvalidRequest),
-	mz("INS-14", 400, "Invalid Reference Used", ErrInvalidRequest),
-	mz("INS-15", 400, "Invalid Amount Used", ErrInvalidRequest),
-	mz("INS-16", 503, "Unable to handle the request due to a temporary overloading", ErrOverloaded),
-	mz("INS-17", 400, "Invalid Transaction Reference. Length Should Be Between 1 and 20.", ErrInvalidRequest),
-	mz("INS-18", 400, "Invalid TransactionID Used", ErrInvalidRequest),
-	mz("INS-19", 400, "Invalid ThirdPartyReference Used", ErrInvalidRequest),
-	mz("INS-20", 400, "Not All Parameters Provided. Please try again.", ErrInvalidRequest),
-	mz("INS-21", 400, "Parameter validations failed. Please try again.", ErrInvalidRequest),
-	mz("INS-22", 400, "Invalid Operation Type", ErrInvalidRequest),
-	mz("INS-23", 400, "Unknown Status. Contact M-Pesa Support", nil),
-	mz("INS-24", 400, "Invalid InitiatorIdentifier Used", ErrInvalidRequest),
-	mz("INS-25", 400, "Invalid SecurityCredential Used", ErrInvalidRequest),
-	mz("INS-26", 400, "Not authorized", ErrUnauthorized),
-	mz("INS-993", 400, "Direct Debit Missing", ErrMandateNotFound),
-	mz("INS-994", 400, "Direct Debit Already Exists", nil),
-	mz("INS-995", 400, "Customer's Profile Has Problems", nil),
-	mz("INS-996", 400, "Customer Account Status Not Active", nil),
-	mz("INS-997", 400, "Linking Transaction Not Found", ErrTransactionNotFound),
-	mz("INS-998", 400, "Invalid Market", ErrInvalidMarket),
-	mz("INS-2001", 400, "Initiator authentication error.", ErrUnauthorized),
-	mz("INS-2002", 400, "Receiver invalid.", ErrInvalidRequest),
-	mz("INS-2006", 422, "Insufficient balance", ErrInsufficientBalance),
-	mz("INS-2051", 400, "MSISDN invalid.", ErrInvalidMSISDN),
-	mz("INS-2057", 400, "Language code invalid.", ErrInvalidRequest),
-}
-
-// apiCodes holds the codes a product documents with a meaning or status of
-// its own; LookupCode consults it before codes.
-var apiCodes = []codeEntry{
-	{GatewayOpenAPI, APIGetSession, Code{Code: "INS-0", HTTPStatus: 200, Description: "Request processed successfully"}},
-	{GatewayOpenAPI, APIDirectDebitCancel, Code{Code: "INS-6", HTTPStatus: 401, Description: "Mandate does not exist", Kind: ErrMandateNotFound}},
-	{GatewayOpenAPI, APIDirectDebitQuery, Code{Code: "INS-1", HTTPStatus: 500, Description: "Internal Error", Kind: ErrInternal}},
-	{GatewayOpenAPI, APIDirectDebitQuery, Code{Code: "INS-52", HTTPStatus: 500, Description: "The MandateID used does not correspond to the ThirdPartyReference used.", Kind: ErrInvalidRequest}},
-	{GatewayOpenAPI, APIDirectDebitQuery, Code{Code: "INS-54", HTTPStatus: 400, Description: "Invalid BalanceAmount Used", Kind: ErrInvalidRequest}},
-}

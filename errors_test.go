@@ -55,13 +55,15 @@ func TestLookupCodeDependsOnGateway(t *testing.T) {
 func TestCodeTableIsConsistent(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, c := range codes {
-		k := c.gateway.String() + c.info.Code
-		assert.False(t, seen[k], "duplicate %s", k)
-		seen[k] = true
-		assert.Regexp(t, `^INS-\d+$`, c.info.Code)
-		assert.Contains(t, []int{200, 400, 401, 408, 409, 422, 500, 503}, c.info.HTTPStatus, k)
-		assert.NotEmpty(t, c.info.Description, k)
+	for g, table := range map[Gateway]codeTable{GatewayOpenAPI: openAPICodes, GatewayMozambique: mozambiqueCodes} {
+		for _, c := range table {
+			k := g.String() + c.api.String() + c.info.Code
+			assert.False(t, seen[k], "duplicate %s", k)
+			seen[k] = true
+			assert.Regexp(t, `^INS-\d+$`, c.info.Code)
+			assert.Contains(t, []int{200, 400, 401, 408, 409, 422, 500, 503}, c.info.HTTPStatus, k)
+			assert.NotEmpty(t, c.info.Description, k)
+		}
 	}
 }
 

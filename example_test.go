@@ -40,7 +40,7 @@ func ExampleNewClient() {
 	_, err = mpesa.NewClient(srv.APIKey(), mpesa.WithMaxRetries(-1))
 	fmt.Println(err)
 	// Output:
-	// mpesa.Client{gateway: openapi-v2, environment: sandbox, market: vodacomTZN, apiKey: [REDACTED]}
+	// mpesa.Client{gateway: openapi-v2, environment: sandbox, market: vodacomTZN, credentials: [REDACTED]}
 	// Vodacom Tanzania TZN TZS
 	// mpesa: WithMaxRetries: -1 is outside 0..10
 	// mpesa: WithMarket: a market is required on the OpenAPI gateway
@@ -70,7 +70,7 @@ func ExampleNewClient_mozambique() {
 	}
 	fmt.Println(res.ResponseCode, res.ThirdPartyConversationID, len(res.TransactionID) > 0)
 	// Output:
-	// mpesa.Client{gateway: mozambique-v1x, environment: sandbox, apiKey: [REDACTED]}
+	// mpesa.Client{gateway: mozambique-v1x, environment: sandbox, market: vodacomMOZ, credentials: [REDACTED]}
 	// mozambique-v1x vodacomMOZ MZN
 	// INS-0 11114 true
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMarkets(t *testing.T) {
@@ -61,26 +62,33 @@ func TestEndpointURLs(t *testing.T) {
 		{GatewayMozambique, Production, MarketMozambique, "", APIC2B, "https://api.vm.co.mz:18352/ipg/v1x/c2bPayment/singleStage/"},
 		{GatewayMozambique, Production, MarketMozambique, "https://mz-proxy.internal", APIReversal, "https://mz-proxy.internal/ipg/v1x/reversal/"},
 	}
+	_, pub := testKey(t)
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, endpointURL(tt.g, tt.env, tt.m, tt.base, tt.api))
+		opts := []Option{WithGateway(tt.g), WithEnvironment(tt.env), WithMarket(tt.m), WithPublicKey(pub)}
+		if tt.base != "" {
+			opts = append(opts, WithBaseURL(tt.base))
+		}
+		c, err := NewClient(testAPIKey, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, c.endpointURL(tt.api))
 	}
 }
 
 func TestAPIsOfferedPerGateway(t *testing.T) {
 	t.Parallel()
 	for a := API(1); a < apiCount; a++ {
-		assert.True(t, a.offeredBy(GatewayOpenAPI), a)
-		assert.NotEmpty(t, a.Method(), a)
+		assert.True(t, offeredBy(a, GatewayOpenAPI), a)
+		assert.NotEmpty(t, apiMethod(a), a)
 	}
 	for _, a := range []API{APIGetSession, APIDirectDebitCreate, APIDirectDebitPayment, APIDirectDebitQuery, APIDirectDebitCancel} {
-		assert.False(t, a.offeredBy(GatewayMozambique), a)
+		assert.False(t, offeredBy(a, GatewayMozambique), a)
 	}
 	for _, a := range []API{APIC2B, APIB2C, APIB2B, APIReversal, APITransactionStatus, APIBeneficiaryName} {
-		assert.True(t, a.offeredBy(GatewayMozambique), a)
+		assert.True(t, offeredBy(a, GatewayMozambique), a)
 	}
-	assert.Equal(t, "PUT", APIReversal.Method())
-	assert.Equal(t, "PUT", APIDirectDebitCancel.Method())
-	assert.Equal(t, "GET", APIDirectDebitQuery.Method())
+	assert.Equal(t, "PUT", apiMethod(APIReversal))
+	assert.Equal(t, "PUT", apiMethod(APIDirectDebitCancel))
+	assert.Equal(t, "GET", apiMethod(APIDirectDebitQuery))
 	assert.Equal(t, "api(99)", API(99).String())
 	assert.Equal(t, "openapi-v2", GatewayOpenAPI.String())
 	assert.Equal(t, "mozambique-v1x", GatewayMozambique.String())

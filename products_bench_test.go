@@ -31,7 +31,7 @@ func BenchmarkProductOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := oa.sessions.get(ctx); err != nil {
+	if _, err := oa.sessionCache().get(ctx); err != nil {
 		b.Fatal(err)
 	}
 	ref := "asv02e5958774f7ba228d83d0d689761"

@@ -1,6 +1,8 @@
 package mpesa
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"bytes"
 	"context"
 	"errors"
@@ -192,16 +194,40 @@ func TestPaymentRetriedWhenNeverSent(t *testing.T) {
 	assert.EqualValues(t, 2, dials.Load())
 }
 
-func TestPaymentRetriedOnDNSFailure(t *testing.T) {
+// TestNoSuchHostAndUntrustedCertificateAreFinal: a host name that does not
+// exist, or a certificate the client does not trust, will not heal within a
+// call; retrying only delays the error (hardening issue, item 13). A DNS
+// failure that is not "no such host" (a timeout) is retried.
+func TestNoSuchHostAndUntrustedCertificateAreFinal(t *testing.T) {
 	t.Parallel()
+	for name, cause := range map[string]error{
+		"no such host":  &net.DNSError{Err: "no such host", Name: "gw.test", IsNotFound: true},
+		"unknown CA":    &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}},
+		"wrong host":    x509.HostnameError{Certificate: &x509.Certificate{}, Host: "gw.test"},
+		"expired chain": x509.CertificateInvalidError{Reason: x509.Expired},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, api := range []API{APIB2B, APITransactionStatus} {
+				c, mt := mockClient(t)
+				seq := &sequence{steps: []httpmock.Responder{httpmock.NewErrorResponder(cause), ok201}}
+				mt.RegisterResponder(apiMethod(api), mockBase+"/ipg/v1x/"+mozambiqueEndpoints[api].path, seq.responder)
+				_, err := c.do(context.Background(), api, c2bParams, "R")
+				require.Error(t, err)
+				assert.Equal(t, 1, seq.calls(), "%v is final for %s", cause, api)
+				assert.NotErrorIs(t, err, ErrOutcomeUnknown, "nothing was sent")
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.False(t, e.Retryable())
+			}
+		})
+	}
 	c, mt := mockClient(t)
 	seq := &sequence{steps: []httpmock.Responder{
-		httpmock.NewErrorResponder(&net.DNSError{Err: "no such host", Name: "gw.test", IsNotFound: true}),
-		ok201,
-	}}
+		httpmock.NewErrorResponder(&net.DNSError{Err: "i/o timeout", Name: "gw.test", IsTimeout: true}), ok201}}
 	mt.RegisterResponder("POST", mockBase+"/ipg/v1x/b2bPayment/", seq.responder)
 	_, err := c.do(context.Background(), APIB2B, c2bParams, "R")
-	require.NoError(t, err)
+	require.NoError(t, err, "a DNS timeout never sent anything and may heal")
 	assert.Equal(t, 2, seq.calls())
 }
 

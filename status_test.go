@@ -96,27 +96,65 @@ func TestReconcileWaitsForAFinalState(t *testing.T) {
 	}
 }
 
+// sentLongAgo is the SentAt of a payment whose timeout is long past.
+var sentLongAgo = time.Now().Add(-time.Hour)
+
 func TestReconcileNotFound(t *testing.T) {
 	t.Parallel()
 	c, s := reconcileClient(t)
 	s.answers = []func(http.ResponseWriter){codeAnswer(400, "INS-23")}
-	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1"})
+	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1", SentAt: sentLongAgo})
 	assert.ErrorIs(t, err, ErrTransactionNotFound)
 	assert.Nil(t, res)
 	assert.Equal(t, notFoundLimit, s.count(), "not found is believed after a few tries")
 
 	c2, s2 := reconcileClient(t)
 	s2.answers = []func(http.ResponseWriter){codeAnswer(400, "INS-23"), status("Completed")}
-	res, err = c2.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1"})
+	res, err = c2.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1", SentAt: sentLongAgo})
 	require.NoError(t, err, "a payment that just left may not be visible at once")
 	assert.Equal(t, StatusCompleted, res.TransactionStatus)
+}
+
+// TestReconcileSaysNotFoundOnlyAfterThePaymentTimeout: a PIN prompt stays
+// open 66 to 90 seconds and more, and the payment may be invisible to the
+// status query meanwhile. "Not found" means "resending is safe", so
+// Reconcile must not say it before the payment timeout has passed since the
+// payment was sent (hardening issue, item 11). The clock advances 10 s per
+// query.
+func TestReconcileSaysNotFoundOnlyAfterThePaymentTimeout(t *testing.T) {
+	t.Parallel()
+	for name, answer := range map[string]func(http.ResponseWriter){
+		"not found": codeAnswer(400, "INS-23"),
+		"N/A":       status("N/A"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, s := reconcileClient(t)
+			clk := newFakeClock()
+			c.now = clk.Now
+			sent := clk.Now()
+			s.answers = []func(http.ResponseWriter){func(w http.ResponseWriter) {
+				clk.Advance(10 * time.Second)
+				answer(w)
+			}}
+			_, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1", SentAt: sent})
+			if name == "not found" {
+				assert.ErrorIs(t, err, ErrTransactionNotFound)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.False(t, clk.Now().Before(sent.Add(DefaultPaymentTimeout)),
+				"the verdict came %v after the payment was sent, before its timeout", clk.Now().Sub(sent))
+			assert.Equal(t, int(DefaultPaymentTimeout/(10*time.Second)), s.count())
+		})
+	}
 }
 
 func TestReconcileBelievesRepeatedNA(t *testing.T) {
 	t.Parallel()
 	c, s := reconcileClient(t)
 	s.answers = []func(http.ResponseWriter){status("N/A"), status("Pending"), status("N/A")}
-	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1"})
+	res, err := c.Reconcile(context.Background(), TransactionStatusRequest{QueryReference: "REF1", SentAt: sentLongAgo})
 	require.NoError(t, err)
 	assert.Equal(t, StatusNotAvailable, res.TransactionStatus)
 	assert.Equal(t, 2+notFoundLimit, s.count(), "N/A is believed after a few answers in a row, not polled forever")

@@ -123,3 +123,51 @@ func Excerpt(body []byte, n int, secrets ...string) string {
 	}
 	return s
 }
+
+// Scrub replaces every secret in s with Mask.
+func Scrub(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Mask)
+		}
+	}
+	return s
+}
+
+// Values masks the values of the JSON members named keys in body, as far as
+// they can be found: a new session ID or token in a body that is cut short,
+// or otherwise unreadable, is as secret as one in a body that parses. A
+// value runs from the member's opening quote to its closing quote or the end
+// of the body.
+func Values(body string, keys ...string) string {
+	for _, key := range keys {
+		quoted := `"` + key + `"`
+		from := 0
+		for {
+			i := strings.Index(body[from:], quoted)
+			if i < 0 {
+				break
+			}
+			j := from + i + len(quoted)
+			for j < len(body) && (body[j] == ' ' || body[j] == ':' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r') {
+				j++
+			}
+			if j >= len(body) || body[j] != '"' {
+				from = j
+				continue
+			}
+			j++
+			end := j
+			for end < len(body) && body[end] != '"' {
+				if body[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			end = min(end, len(body))
+			body = body[:j] + Mask + body[end:]
+			from = j + len(Mask)
+		}
+	}
+	return body
+}

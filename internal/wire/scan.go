@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"unicode/utf8"
 )
@@ -230,6 +231,121 @@ func skipComposite(s string, i, depth int) (int, bool) {
 			return i + 1, true
 		default:
 			return 0, false
+		}
+	}
+}
+
+// ErrSyntax reports a body that is not valid JSON, ErrNotObject one that is
+// valid JSON but not an object.
+var (
+	ErrSyntax    = errors.New("not valid JSON")
+	ErrNotObject = errors.New("not a JSON object")
+)
+
+// Object reads the JSON object s and calls fn with each member's key,
+// decoded, and value as Value returns it, in the order written. Keys are
+// passed exactly as sent: nothing is matched without regard to case. It
+// accepts exactly the documents encoding/json accepts (leading and
+// trailing white space included) and stops at the first error fn returns.
+func Object(s string, fn func(key, value string) error) error {
+	i := SkipSpace(s, 0)
+	if i == len(s) || s[i] != '{' {
+		if i < len(s) {
+			if end, ok := SkipValue(s, i, 0); ok && SkipSpace(s, end) == len(s) {
+				return ErrNotObject
+			}
+		}
+		return ErrSyntax
+	}
+	end, err := members(s, i, 1, fn)
+	if err != nil {
+		return err
+	}
+	if SkipSpace(s, end) != len(s) {
+		return ErrSyntax
+	}
+	return nil
+}
+
+// Members reads the object that starts at s[i], as Object does, for a
+// value Object or Value returned (a nested object). It returns ErrNotObject
+// when s is not an object.
+func Members(s string, fn func(key, value string) error) error {
+	if s == "" || s[0] != '{' {
+		return ErrNotObject
+	}
+	_, err := members(s, 0, 1, fn)
+	return err
+}
+
+// Elements calls fn with each element of the JSON array s, as Value
+// returns it. It returns ErrNotArray when s is not an array.
+func Elements(s string, fn func(value string) error) error {
+	if s == "" || s[0] != '[' {
+		return ErrNotArray
+	}
+	i := SkipSpace(s, 1)
+	if i < len(s) && s[i] == ']' {
+		return nil
+	}
+	for {
+		val, j, ok := Value(s, i, 1)
+		if !ok {
+			return ErrSyntax
+		}
+		if err := fn(val); err != nil {
+			return err
+		}
+		if i = SkipSpace(s, j); i == len(s) {
+			return ErrSyntax
+		}
+		switch s[i] {
+		case ',':
+			i = SkipSpace(s, i+1)
+		case ']':
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+// ErrNotArray reports a value that Elements cannot read.
+var ErrNotArray = errors.New("not a JSON array")
+
+func members(s string, i, depth int, fn func(key, value string) error) (int, error) {
+	i = SkipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i == len(s) || s[i] != '"' {
+			return 0, ErrSyntax
+		}
+		key, j, ok := String(s, i)
+		if !ok {
+			return 0, ErrSyntax
+		}
+		if i = SkipSpace(s, j); i == len(s) || s[i] != ':' {
+			return 0, ErrSyntax
+		}
+		val, j, ok := Value(s, SkipSpace(s, i+1), depth)
+		if !ok {
+			return 0, ErrSyntax
+		}
+		if err := fn(key, val); err != nil {
+			return 0, err
+		}
+		if i = SkipSpace(s, j); i == len(s) {
+			return 0, ErrSyntax
+		}
+		switch s[i] {
+		case ',':
+			i = SkipSpace(s, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, ErrSyntax
 		}
 	}
 }

@@ -1,0 +1,75 @@
+package mpesa
+
+import "strconv"
+
+// Gateway names one of the M-Pesa payment gateways the client speaks to.
+// The zero value is GatewayOpenAPI.
+type Gateway int
+
+const (
+	// GatewayOpenAPI is the multi-market M-Pesa OpenAPI v2 gateway at
+	// openapi.m-pesa.com. It authenticates with session keys and serves the
+	// markets listed by Markets.
+	GatewayOpenAPI Gateway = iota
+	// GatewayMozambique is the Vodacom Mozambique v1x gateway at
+	// api.vm.co.mz, which listens on one port per API and has no session
+	// step: every call carries the encrypted API key.
+	GatewayMozambique
+	gatewayCount // keep last
+)
+
+// gatewayInfo is what the package knows of a gateway before any client of
+// it exists: its name, its code table, and how a client of it is built.
+type gatewayInfo struct {
+	name  string
+	codes codeTable
+	// build checks the settings of a client of the gateway and returns its
+	// dialect, or every problem it found.
+	build func(c *Client, s *settings) (dialect, []error)
+}
+
+// gateways is the table of gateways. It is filled by init, because the
+// builders refer to functions that refer back to it.
+var gateways [gatewayCount]gatewayInfo
+
+func init() {
+	gateways = [gatewayCount]gatewayInfo{
+		GatewayOpenAPI:    {name: "openapi-v2", codes: openAPICodes, build: newOpenAPI},
+		GatewayMozambique: {name: "mozambique-v1x", codes: mozambiqueCodes, build: newMozambique},
+	}
+}
+
+// String returns a short, stable name: "openapi-v2" or "mozambique-v1x".
+func (g Gateway) String() string {
+	if g.valid() {
+		return gateways[g].name
+	}
+	return "gateway(" + strconv.Itoa(int(g)) + ")"
+}
+
+func (g Gateway) valid() bool { return g >= 0 && g < gatewayCount }
+
+// Environment selects the sandbox or the production deployment of a gateway.
+// The zero value is Sandbox, so that a client never moves real money unless
+// it is told to.
+type Environment int
+
+const (
+	// Sandbox is the test deployment: openapi.m-pesa.com/sandbox and
+	// api.sandbox.vm.co.mz.
+	Sandbox Environment = iota
+	// Production moves real money: openapi.m-pesa.com/openapi and
+	// api.vm.co.mz.
+	Production
+)
+
+// String returns "sandbox" or "production".
+func (e Environment) String() string {
+	switch e {
+	case Sandbox:
+		return "sandbox"
+	case Production:
+		return "production"
+	}
+	return "environment(" + strconv.Itoa(int(e)) + ")"
+}
