@@ -139,6 +139,8 @@ type Error struct {
 	retryReason string
 	// retryAfter is the wait the gateway asked for (Retry-After).
 	retryAfter time.Duration
+	// once limits the resends of such a failure to one per call.
+	once bool
 	// authRefused is set when the gateway refused the call's credential
 	// (a session, a token, the API key) rather than the call.
 	authRefused bool

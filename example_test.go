@@ -419,13 +419,14 @@ func ExampleClient_DirectDebitPayment() {
 	}
 	fmt.Println(res.ResponseCode, res.ThirdPartyConversationID, len(res.TransactionID) > 0)
 
-	// Without a mandate there is nothing to collect.
+	// Without a mandate there is nothing to collect: the Direct Debit
+	// Payment page answers 401 INS-6 "Transaction Failed".
 	_, err = client.DirectDebitPayment(ctx, mpesa.DirectDebitPaymentRequest{
 		CustomerMSISDN:   mpesatest.MSISDNSuccess,
 		MandateReference: "Pool2024",
 		Amount:           "30.00",
 	})
-	fmt.Println(errors.Is(err, mpesa.ErrMandateNotFound))
+	fmt.Println(errors.Is(err, mpesa.ErrTransactionFailed))
 	// Output:
 	// INS-0 gymfee202403 true
 	// true
@@ -508,7 +509,7 @@ func ExampleClient_DirectDebitCancel() {
 		MandateReference: "Gym2024",
 		Amount:           "30.00",
 	})
-	fmt.Println(errors.Is(err, mpesa.ErrMandateNotFound))
+	fmt.Println(errors.Is(err, mpesa.ErrTransactionFailed)) // INS-6, as the Direct Debit Payment page lists it
 
 	// Cancelling it again: the mandate does not exist any more.
 	_, err = client.DirectDebitCancel(ctx, mpesa.DirectDebitCancelRequest{

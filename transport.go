@@ -46,7 +46,7 @@ func (c *Client) send(ctx context.Context, rq *request) error {
 	}
 	auth := c.d.auth(rq.api)
 	var tries authTries
-	retries := 0
+	retries, onces := 0, 0
 	for attempt := 1; ; attempt++ {
 		cred, err := auth.get(ctx)
 		if err != nil {
@@ -83,6 +83,12 @@ func (c *Client) send(ctx context.Context, rq *request) error {
 		if retries >= c.maxRetries {
 			c.notRetrying(ctx, e, attempt, "retry limit reached")
 			return e
+		}
+		if e.once {
+			if onces++; onces > 1 {
+				c.notRetrying(ctx, e, attempt, "a refused stream is resent once")
+				return e
+			}
 		}
 		if !c.budget.take() {
 			c.notRetrying(ctx, e, attempt, "the client's retry budget is spent: the gateway has been failing")
@@ -158,11 +164,17 @@ func (c *Client) attempt(ctx context.Context, rq *request, method, target string
 	if err != nil {
 		return c.newError(rq.api, rq.ref, nil, err)
 	}
-	// Without GetBody net/http cannot rewind the body, so it never sends a
-	// POST again on its own: HTTP/2 would otherwise resend it after a
-	// PROTOCOL_ERROR reset or a GOAWAY that arrived after the gateway read
-	// it. Resends are decided here, by the rules on Client.
+	// Without GetBody net/http cannot rewind a body, so it never sends a
+	// call again on its own: HTTP/2 would otherwise resend a POST after a
+	// PROTOCOL_ERROR reset or a GOAWAY that came after the gateway read it,
+	// and a GET (which has no body to rewind) over and over for as long as
+	// a proxy keeps resetting it. An empty body that is not NoBody gives a
+	// GET the same protection; net/http sends it as no body at all.
+	// Resends are decided here, by the rules on Client.
 	req.GetBody = nil
+	if req.Body == nil || req.Body == http.NoBody {
+		req.Body = emptyBody{}
+	}
 	req.Header = make(http.Header, len(c.header)+len(rq.header)+1)
 	for k, v := range c.header {
 		req.Header[k] = v
@@ -197,8 +209,9 @@ func (c *Client) transportError(rq *request, tr *connTrace, err error) *Error {
 		e.retryable, e.retryReason = true, "the request never left: nothing of it was written"
 	case refusedStream(err):
 		// RST_STREAM REFUSED_STREAM: the server says it did not process
-		// the stream (RFC 9113 §8.7), so even a payment may go again.
-		e.retryable, e.retryReason = true, "the HTTP/2 server refused the stream without processing it"
+		// the stream (RFC 9113 §8.7), so even a payment may go again,
+		// once.
+		e.retryable, e.retryReason, e.once = true, "the HTTP/2 server refused the stream without processing it", true
 	case !rq.payment():
 		e.retryable, e.retryReason = true, "a query failed in transit"
 	default:
@@ -322,6 +335,12 @@ func readBody(resp *http.Response) ([]byte, error) {
 		}
 	}
 }
+
+// emptyBody is the body of a GET: empty, and not rewindable.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
 
 var errBodyTooLarge = fmt.Errorf("body larger than %d KiB", maxBodyBytes>>10)
 

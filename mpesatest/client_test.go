@@ -192,7 +192,11 @@ func TestSDKAgainstFaults(t *testing.T) {
 				cancel()
 				ref := outcomeUnknown(t, err)
 				assert.Equal(t, n+1, c2bCalls())
-				_, err = client.Reconcile(bg, mpesa.TransactionStatusRequest{QueryReference: ref})
+				// Reconcile believes "not found" only once the payment
+				// timeout has passed since the payment was sent; here
+				// the payment is dated back by that much.
+				_, err = client.Reconcile(bg, mpesa.TransactionStatusRequest{QueryReference: ref,
+					SentAt: time.Now().Add(-mpesa.DefaultPaymentTimeout)})
 				assert.ErrorIs(t, err, mpesa.ErrTransactionNotFound)
 			})
 			t.Run("a payment that hangs after processing reconciles to Completed", func(t *testing.T) {
