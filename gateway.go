@@ -21,11 +21,23 @@ const (
 // gatewayInfo is what the package knows of a gateway before any client of
 // it exists: its name, its code table, and how a client of it is built.
 type gatewayInfo struct {
-	name  string
-	codes codeTable
+	name      string
+	codes     codeTable
+	callbacks callbackCodec
 	// build checks the settings of a client of the gateway and returns its
 	// dialect, or every problem it found.
 	build func(c *Client, s *settings) (dialect, []error)
+}
+
+// callbackCodec reads a gateway's callbacks and answers them.
+type callbackCodec struct {
+	// parse reads a callback body; an error matching errNotThisGateway
+	// says the body is not of the gateway's shape.
+	parse func(body []byte) (*Result, error)
+	// ack returns the body that acknowledges res (accepted) or refuses it
+	// so that the gateway delivers again; res is nil when the request was
+	// refused before it was read.
+	ack func(res *Result, accepted bool, desc string) []byte
 }
 
 // gateways is the table of gateways. It is filled by init, because the
@@ -34,8 +46,8 @@ var gateways [gatewayCount]gatewayInfo
 
 func init() {
 	gateways = [gatewayCount]gatewayInfo{
-		GatewayOpenAPI:    {name: "openapi-v2", codes: openAPICodes, build: newOpenAPI},
-		GatewayMozambique: {name: "mozambique-v1x", codes: mozambiqueCodes, build: newMozambique},
+		GatewayOpenAPI:    {name: "openapi-v2", codes: openAPICodes, callbacks: ipgCallbacks, build: newOpenAPI},
+		GatewayMozambique: {name: "mozambique-v1x", codes: mozambiqueCodes, callbacks: ipgCallbacks, build: newMozambique},
 	}
 }
 

@@ -186,13 +186,17 @@ var documentedResults = map[string]*Result{
 		OriginalConversationID: "AG_20180206_00005e7dccc6da08efa8", TransactionID: "N/A", ThirdPartyConversationID: "PFW5PS",
 		ResultCode: "INS-5", ResultDesc: "Transaction cancelled by customer",
 	},
-	"variants/unknown_fields_and_spelling.json": func() *Result {
+	// Keys are matched exactly: a spelling that differs in case is an
+	// unknown field, never the documented one (hardening issue, item 16).
+	"variants/unknown_fields_and_case_variants.json": func() *Result {
 		r := openAPIPayment()
 		r.Extra = map[string]string{
-			"input_CustomerMSISDN": "255744553111",
-			"input_Amount":         "10.5",
-			"input_Details":        `{"channel": "USSD", "tags": ["a", "b"]}`,
-			"input_Note":           `Café "quoted"`,
+			"input_originalConversationId": "another-conversation",
+			"INPUT_RESULTCODE":             "INS-6",
+			"input_CustomerMSISDN":         "255744553111",
+			"input_Amount":                 "10.5",
+			"input_Details":                `{"channel": "USSD", "tags": ["a", "b"]}`,
+			"input_Note":                   `Café "quoted"`,
 		}
 		return r
 	}(),
@@ -289,10 +293,12 @@ func TestParseResultValues(t *testing.T) {
 				Extra: map[string]string{"input_ThirdPartyReference": "mz"}},
 		},
 		{
-			name: "names match without regard to case; the later spelling wins",
-			body: `{"INPUT_ORIGINALCONVERSATIONID":"first","input_OriginalConversationID":"second","input_resultcode":"INS-0"}`,
-			want: &Result{OriginalConversationID: "second", ResultCode: "INS-0",
-				Extra: map[string]string{"INPUT_ORIGINALCONVERSATIONID": "first"}},
+			// encoding/json would let the later, case-folded spelling win
+			// and read a failure as a success (hardening issue, item 16).
+			name: "names match exactly; other spellings are unknown fields",
+			body: `{"input_OriginalConversationID":"a","input_ResultCode":"INS-6","INPUT_RESULTCODE":"INS-0","input_resultcode":"INS-0"}`,
+			want: &Result{OriginalConversationID: "a", ResultCode: "INS-6",
+				Extra: map[string]string{"INPUT_RESULTCODE": "INS-0", "input_resultcode": "INS-0"}},
 		},
 		{
 			name: "escapes and non-ASCII text",
@@ -511,7 +517,14 @@ func TestHandlerAcknowledgesEveryDocumentedCallback(t *testing.T) {
 			rec := whPost(h, whFixture(t, name))
 			assert.Equal(t, http.StatusOK, rec.Code)
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-			assert.Equal(t, whAck(want.OriginalConversationID, want.ThirdPartyConversationID), rec.Body.String())
+			wantAck := whAck(want.OriginalConversationID, want.ThirdPartyConversationID)
+			if want.API == APIDirectDebitQuery {
+				// The Query Direct Debit page shows its acknowledgement
+				// with INS-0, every other product's with 0: each is
+				// answered as its own page shows (validation issue, §1).
+				wantAck = strings.Replace(wantAck, `"output_ResponseCode":"0"`, `"output_ResponseCode":"INS-0"`, 1)
+			}
+			assert.Equal(t, wantAck, rec.Body.String())
 			if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("result mismatch (-want +got):\n%s", d)
 			}
@@ -1177,10 +1190,12 @@ func (s *statusGateway) queried() []string {
 	return append([]string(nil), s.queries...)
 }
 
-func statusAnswer(status, origTx, reversed string) map[string]string {
+// statusAnswer is a synchronous status answer about the transaction of
+// conversation conv.
+func statusAnswer(conv, status, origTx, reversed string) map[string]string {
 	m := map[string]string{
 		"output_ResponseCode": "INS-0", "output_ResponseDesc": "Request processed successfully",
-		"output_ConversationID": "q1", "output_ThirdPartyConversationID": "q1ref",
+		"output_ConversationID": conv, "output_ThirdPartyConversationID": "q1ref",
 		"output_ResponseTransactionStatus": status,
 	}
 	if origTx != "" {
@@ -1208,18 +1223,19 @@ func TestVerifyWithStatusQueryOpenAPI(t *testing.T) {
 		want   int
 		calls  int
 	}{
-		{"still pending: come back later", 200, statusAnswer("Pending", "", ""), 503, 0},
-		{"N/A: come back later", 200, statusAnswer("N/A", "", ""), 503, 0},
+		{"still pending: come back later", 200, statusAnswer(docOCID, "Pending", "", ""), 503, 0},
+		{"N/A: come back later", 200, statusAnswer(docOCID, "N/A", "", ""), 503, 0},
 		{"not found yet: come back later", 400, map[string]string{"output_ResponseCode": "INS-23", "output_ResponseDesc": "Transaction not found"}, 503, 0},
 		{"gateway error: come back later", 500, map[string]string{"output_ResponseCode": "INS-1", "output_ResponseDesc": "Internal Error"}, 503, 0},
 		{"asynchronous status answer cannot verify", 200, map[string]string{"output_ResponseCode": "INS-0", "output_ConversationID": "q"}, 503, 0},
-		{"failed: contradiction", 200, statusAnswer("Failed", "", ""), 422, 0},
-		{"cancelled: contradiction", 200, statusAnswer("Cancelled", "", ""), 422, 0},
-		{"undocumented state: contradiction", 200, statusAnswer("Weird", "", ""), 422, 0},
-		{"completed but reversed: contradiction", 200, statusAnswer("Completed", "hv9ahxcg4ccv", "True"), 422, 0},
-		{"completed, other transaction: contradiction", 200, statusAnswer("Completed", "OTHER123", "False"), 422, 0},
-		{"completed: confirmed", 200, statusAnswer("Completed", "hv9ahxcg4ccv", "False"), 200, 1},
-		{"confirmed once, then deduplicated without a query", 200, statusAnswer("Failed", "", ""), 200, 1},
+		{"failed: contradiction", 200, statusAnswer(docOCID, "Failed", "", ""), 422, 0},
+		{"cancelled: contradiction", 200, statusAnswer(docOCID, "Cancelled", "", ""), 422, 0},
+		{"undocumented state: contradiction", 200, statusAnswer(docOCID, "Weird", "", ""), 422, 0},
+		{"completed but reversed: contradiction", 200, statusAnswer(docOCID, "Completed", "hv9ahxcg4ccv", "True"), 422, 0},
+		{"completed, other transaction: contradiction", 200, statusAnswer(docOCID, "Completed", "OTHER123", "False"), 422, 0},
+		{"completed, other conversation: contradiction", 200, statusAnswer("another-conversation", "Completed", "hv9ahxcg4ccv", "False"), 422, 0},
+		{"completed: confirmed", 200, statusAnswer(docOCID, "Completed", "hv9ahxcg4ccv", "False"), 200, 1},
+		{"confirmed once, then deduplicated without a query", 200, statusAnswer(docOCID, "Failed", "", ""), 200, 1},
 	}
 	queries := 0
 	for _, st := range steps {
@@ -1240,7 +1256,10 @@ func TestVerifyWithStatusQueryOpenAPI(t *testing.T) {
 		assert.Len(t, g.queried(), queries, st.name)
 	}
 	for _, q := range g.queried() {
-		assert.Equal(t, "hv9ahxcg4ccv", q, "the query asks for the result's TransactionID")
+		// What the merchant knows, not what the body claims: a forged
+		// success carrying another payment's TransactionID is asked about
+		// by its own reference (hardening issue, item 2).
+		assert.Equal(t, docRef, q, "the query asks for the result's reference")
 	}
 	require.Equal(t, 1, c.calls())
 	assert.True(t, c.results[0].Verified)
@@ -1263,7 +1282,7 @@ func TestVerifyWithStatusQueryOpenAPI(t *testing.T) {
 	assert.ErrorIs(t, c2.results[0].Err(), ErrInsufficientBalance)
 
 	// A direct debit payment moves money and is queried.
-	g.set(200, statusAnswer("Completed", "hv9ahxcg4ccv", "False"))
+	g.set(200, statusAnswer(docOCID, "Completed", "hv9ahxcg4ccv", "False"))
 	require.Equal(t, 200, whPost(h2, whFixture(t, "openapi/direct_debit_payment.json")).Code)
 	assert.Len(t, g.queried(), before+1)
 	assert.True(t, c2.results[3].Verified)
@@ -1277,20 +1296,20 @@ func TestVerifyWithStatusQueryMozambique(t *testing.T) {
 	h := newTestHandler(t, c.fn, VerifyWithStatusQuery(client))
 	body := whFixture(t, "mozambique/c2b.json")
 
-	g.set(200, statusAnswer("Expired", "", ""))
+	g.set(200, statusAnswer("241fasif1f1n92fn129nfasnf91nf1", "Expired", "", ""))
 	assert.Equal(t, 422, whPost(h, body).Code)
-	g.set(200, statusAnswer("Completed", "", ""))
+	g.set(200, statusAnswer("241fasif1f1n92fn129nfasnf91nf1", "Completed", "", ""))
 	assert.Equal(t, 200, whPost(h, body).Code)
 	require.Equal(t, 1, c.calls())
 	assert.True(t, c.results[0].Verified)
 	assert.Equal(t, GatewayMozambique, c.results[0].Gateway)
-	assert.Equal(t, []string{"4XDF12345", "4XDF12345"}, g.queried())
+	assert.Equal(t, []string{"11114", "11114"}, g.queried())
 
 	// Without a TransactionID the query asks for the conversation.
 	noTx := []byte(`{"input_OriginalConversationID":"AG_20180206_00005e7dccc6da08efa8","input_ThirdPartyReference":"r9","input_ResultCode":"0"}`)
 	res, err := ParseResult(noTx)
 	require.NoError(t, err)
-	require.False(t, res.movesMoney(), "nothing to verify without a TransactionID")
+	require.False(t, res.namesTransaction(), "nothing to verify without a TransactionID")
 	assert.Equal(t, 200, whPost(h, noTx).Code)
 	assert.Len(t, g.queried(), 2)
 }
@@ -1319,7 +1338,7 @@ func TestVerifyWithStatusQueryTransportFailure(t *testing.T) {
 
 	// The claim was released: the redelivery is verified again.
 	mt.RegisterResponder("GET", "=~/ipg/v1x/queryTransactionStatus/",
-		httpmock.NewStringResponder(200, `{"output_ResponseCode":"INS-0","output_ResponseTransactionStatus":"Completed","output_ConversationID":"q","output_ThirdPartyReference":"q"}`))
+		httpmock.NewStringResponder(200, `{"output_ResponseCode":"INS-0","output_ResponseTransactionStatus":"Completed","output_ConversationID":"241fasif1f1n92fn129nfasnf91nf1","output_ThirdPartyReference":"q"}`))
 	assert.Equal(t, http.StatusOK, whPost(h, body).Code)
 	assert.Equal(t, 1, c.calls())
 	assert.Equal(t, 2, mt.GetTotalCallCount())
@@ -1337,8 +1356,8 @@ func TestResultsAwait(t *testing.T) {
 		assert.NoError(t, err)
 		got <- r
 	}()
-	require.Eventually(t, func() bool { _, w := hub.Len(); return w == 1 }, 5*time.Second, time.Millisecond)
-	hub.Deliver(res)
+	require.Eventually(t, func() bool { _, w := hub.Len(), hub.Waiting(); return w == 1 }, 5*time.Second, time.Millisecond)
+	hub.Deliver(context.Background(), res)
 	assert.Same(t, res, <-got)
 
 	// A result that arrived first is found, by either key, more than once.
@@ -1347,7 +1366,7 @@ func TestResultsAwait(t *testing.T) {
 		require.NoError(t, err)
 		assert.Same(t, res, r)
 	}
-	kept, waiting := hub.Len()
+	kept, waiting := hub.Len(), hub.Waiting()
 	assert.Equal(t, 1, kept)
 	assert.Zero(t, waiting)
 
@@ -1363,13 +1382,13 @@ func TestResultsAwait(t *testing.T) {
 			assert.Same(t, other, r)
 		}()
 	}
-	require.Eventually(t, func() bool { _, w := hub.Len(); return w == 3 }, 5*time.Second, time.Millisecond)
-	hub.Deliver(other)
+	require.Eventually(t, func() bool { _, w := hub.Len(), hub.Waiting(); return w == 3 }, 5*time.Second, time.Millisecond)
+	hub.Deliver(context.Background(), other)
 	wg.Wait()
 
 	_, err := hub.Await(context.Background(), "")
 	assert.Error(t, err)
-	hub.Deliver(nil) // ignored
+	hub.Deliver(context.Background(), nil) // ignored
 }
 
 func TestResultsAwaitContextEnds(t *testing.T) {
@@ -1381,17 +1400,17 @@ func TestResultsAwaitContextEnds(t *testing.T) {
 		_, err := hub.Await(ctx, "never")
 		errs <- err
 	}()
-	require.Eventually(t, func() bool { _, w := hub.Len(); return w == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { _, w := hub.Len(), hub.Waiting(); return w == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	assert.ErrorIs(t, <-errs, context.Canceled)
-	_, waiting := hub.Len()
+	_, waiting := hub.Len(), hub.Waiting()
 	assert.Zero(t, waiting, "the waiter is gone")
 
 	// An ended context returns at once when nothing is there.
 	_, err := hub.Await(ctx, "never")
 	assert.ErrorIs(t, err, context.Canceled)
 	// ... but a result that is there is returned.
-	hub.Deliver(&Result{OriginalConversationID: "here"})
+	hub.Deliver(context.Background(), &Result{OriginalConversationID: "here"})
 	r, err := hub.Await(ctx, "here")
 	require.NoError(t, err)
 	assert.Equal(t, "here", r.OriginalConversationID)
@@ -1405,9 +1424,9 @@ func TestResultsBounded(t *testing.T) {
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i := 0; i < 10; i++ {
-		hub.Deliver(&Result{OriginalConversationID: "c" + strconv.Itoa(i), ThirdPartyConversationID: "r" + strconv.Itoa(i)})
+		hub.Deliver(context.Background(), &Result{OriginalConversationID: "c" + strconv.Itoa(i), ThirdPartyConversationID: "r" + strconv.Itoa(i)})
 	}
-	kept, _ := hub.Len()
+	kept, _ := hub.Len(), hub.Waiting()
 	assert.Equal(t, 3, kept)
 	assert.Len(t, hub.kept, 6, "two keys per result")
 	for i := 0; i < 10; i++ {
@@ -1420,15 +1439,15 @@ func TestResultsBounded(t *testing.T) {
 	}
 
 	// A result delivered again replaces the earlier one.
-	hub.Deliver(&Result{OriginalConversationID: "c9", ThirdPartyConversationID: "r9", ResultCode: "INS-6"})
+	hub.Deliver(context.Background(), &Result{OriginalConversationID: "c9", ThirdPartyConversationID: "r9", ResultCode: "INS-6"})
 	r, err := hub.Await(ended, "c9")
 	require.NoError(t, err)
 	assert.Equal(t, "INS-6", r.ResultCode)
-	kept, _ = hub.Len()
+	kept, _ = hub.Len(), hub.Waiting()
 	assert.Equal(t, 3, kept)
 
 	clock.Advance(2 * time.Minute)
-	kept, _ = hub.Len()
+	kept, _ = hub.Len(), hub.Waiting()
 	assert.Zero(t, kept, "all expired")
 	assert.Empty(t, hub.kept)
 	_, err = hub.Await(ended, "c9")
@@ -1451,13 +1470,13 @@ func TestResultsNoGoroutineLeak(t *testing.T) {
 				_, _ = hub.Await(ctx, key)
 				return
 			}
-			hub.Deliver(&Result{OriginalConversationID: "other" + strconv.Itoa(i)})
+			hub.Deliver(context.Background(), &Result{OriginalConversationID: "other" + strconv.Itoa(i)})
 		}()
 	}
-	require.Eventually(t, func() bool { _, w := hub.Len(); return w == 100 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { _, w := hub.Len(), hub.Waiting(); return w == 100 }, 5*time.Second, time.Millisecond)
 	cancel()
 	wg.Wait()
-	kept, waiting := hub.Len()
+	kept, waiting := hub.Len(), hub.Waiting()
 	assert.Zero(t, waiting)
 	assert.Equal(t, 16, kept, "bounded")
 	assert.Empty(t, hub.waiters)
@@ -1487,11 +1506,11 @@ func TestResultsConcurrentDeliverAndAwait(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			hub.Deliver(&Result{OriginalConversationID: key})
+			hub.Deliver(context.Background(), &Result{OriginalConversationID: key})
 		}()
 	}
 	wg.Wait()
-	_, waiting := hub.Len()
+	_, waiting := hub.Len(), hub.Waiting()
 	assert.Zero(t, waiting)
 }
 
@@ -1510,7 +1529,7 @@ func TestHandlerFeedsResults(t *testing.T) {
 
 	// A result the function did not accept is not handed out.
 	require.Equal(t, 500, whPost(h, body).Code)
-	kept, _ := hub.Len()
+	kept, _ := hub.Len(), hub.Waiting()
 	assert.Zero(t, kept)
 
 	fail.Store(false)
@@ -1524,7 +1543,7 @@ func TestHandlerFeedsResults(t *testing.T) {
 
 	// A duplicate does not feed it again.
 	require.Equal(t, 200, whPost(h, body).Code)
-	kept, _ = hub.Len()
+	kept, _ = hub.Len(), hub.Waiting()
 	assert.Equal(t, 1, kept)
 }
 
@@ -1628,7 +1647,11 @@ func FuzzParseResult(f *testing.F) {
 			require.NotNil(t, res)
 			var ack map[string]string
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ack))
-			assert.Equal(t, "0", ack["output_ResponseCode"])
+			wantCode := "0"
+			if res.API == APIDirectDebitQuery {
+				wantCode = "INS-0" // as the Query Direct Debit page shows it
+			}
+			assert.Equal(t, wantCode, ack["output_ResponseCode"])
 			assert.Equal(t, strings.ToValidUTF8(res.OriginalConversationID, "\ufffd"), ack["output_OriginalConversationID"])
 		case http.StatusBadRequest:
 			require.Nil(t, res)
@@ -1638,8 +1661,9 @@ func FuzzParseResult(f *testing.F) {
 	})
 }
 
-// referenceBody is what encoding/json makes of a body: the last value of
-// each known field (names folded) and of each unknown key.
+// referenceBody is what encoding/json's tokenizer makes of a body: the value
+// of each documented field, its key matched exactly, and the last value of
+// each other key.
 type referenceBody struct {
 	known   map[resultField]string
 	unknown map[string]string
@@ -1657,7 +1681,6 @@ func referenceParse(body []byte) (*referenceBody, error) {
 		return nil, errors.New("not an object")
 	}
 	ref := &referenceBody{known: map[resultField]string{}, unknown: map[string]string{}}
-	spellings := map[resultField]map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -1678,12 +1701,11 @@ func referenceParse(body []byte) (*referenceBody, error) {
 		default:
 			v = string(raw)
 		}
-		if f := lookupResultField(key); f != fieldNone {
-			ref.known[f] = v
-			if spellings[f] == nil {
-				spellings[f] = map[string]bool{}
+		if f := resultFields[key]; f != fieldNone {
+			if _, dup := ref.known[f]; dup {
+				return nil, errors.New("a documented field twice")
 			}
-			spellings[f][key] = true
+			ref.known[f] = v
 			continue
 		}
 		ref.unknown[key] = v
@@ -1696,13 +1718,6 @@ func referenceParse(body []byte) (*referenceBody, error) {
 	}
 	if ref.known[fieldOriginalConversationID] == "" {
 		return nil, errors.New("no input_OriginalConversationID")
-	}
-	// A field spelt two ways puts the earlier value into Extra; leave
-	// those out of the comparison of known fields.
-	for f, s := range spellings {
-		if len(s) > 1 {
-			delete(ref.known, f)
-		}
 	}
 	return ref, nil
 }
