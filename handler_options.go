@@ -177,7 +177,6 @@ func FeedResults(hub *Results) HandlerOption {
 	}
 }
 
-
 // source returns the address a request came from: the peer, or, when the
 // peer is a trusted proxy, the rightmost X-Forwarded-For address that is
 // not a trusted proxy. ok is false when an address cannot be read.

@@ -283,4 +283,3 @@ func maskExtra(key, v string) string {
 	}
 	return redact.Text(v)
 }
-

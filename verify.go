@@ -65,7 +65,7 @@ type verdict struct {
 
 var verified = verdict{status: http.StatusOK}
 
-func unverified(why string) verdict  { return verdict{http.StatusServiceUnavailable, why} }
+func unverified(why string) verdict   { return verdict{http.StatusServiceUnavailable, why} }
 func contradicted(why string) verdict { return verdict{http.StatusUnprocessableEntity, why} }
 
 // A resultVerifier is a dialect that can confirm a result with the gateway.
