@@ -63,6 +63,9 @@ type credCache struct {
 	// a failing endpoint is not called on every request while the current
 	// credential still serves.
 	failPause time.Duration
+	// shared, when set, shares the credential with other replicas
+	// (credstore.go).
+	shared *sharing
 
 	// fresh is the current credential while it is outside its
 	// refresh-ahead window: the lock-free path of get. Written under mu.
@@ -130,7 +133,7 @@ func (cc *credCache) startLocked(ctx context.Context) *flight {
 	cc.flight = f
 	fctx := context.WithoutCancel(ctx)
 	go func() {
-		s, err := cc.fetch(fctx)
+		s, err := cc.obtain(fctx)
 		cc.mu.Lock()
 		cc.flight = nil
 		now := cc.now()
@@ -183,6 +186,7 @@ func (cc *credCache) refused(s *credential, t *authTries) (time.Duration, bool, 
 	if !t.refreshed {
 		t.refreshed = true
 		cc.invalidate(s)
+		cc.forget(s)
 		return 0, true, "the gateway refused the credential; fetching a new one and sending again"
 	}
 	return 0, false, "a fresh credential was refused too"

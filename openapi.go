@@ -119,6 +119,21 @@ func newOpenAPI(c *Client, s *settings) (dialect, []error) {
 		backoff:   c.backoff,
 		failPause: c.backoffMax,
 	}
+	if s.credentialStore != nil {
+		d.sessions.shared = &sharing{
+			store: s.credentialStore,
+			key:   sharedKey(GatewayOpenAPI, s.env, s.apiKey),
+			authorize: func(id string) ([]string, error) {
+				cred, err := bearerCredential(pub, id)
+				if err != nil {
+					return nil, err
+				}
+				return cred.authz, nil
+			},
+			leaseTTL: s.queryTimeout,
+			logger:   c.logger,
+		}
+	}
 	return d, nil
 }
 

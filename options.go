@@ -44,6 +44,7 @@ type settings struct {
 	retryBurst          int
 	retryRefill         float64
 	currencySet         bool
+	credentialStore     CredentialStore
 }
 
 // WithGateway selects the gateway. The default is GatewayOpenAPI.
