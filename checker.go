@@ -114,7 +114,7 @@ func (k *checker) alnum(field, v string, max int) {
 
 // description checks a free-text description: 1 to 256 characters. The
 // OpenAPI portal gives ^[0-9a-zA-Z \w+]{1,256}$, but its own example is
-// "Handbag, Black shoes" (docs/gateways.md O6); refusing commas would refuse
+// "Handbag, Black shoes" (docs/gateways.md O9); refusing commas would refuse
 // the documented sample, so only the length and control characters are
 // checked.
 func (k *checker) description(field, v string) {

@@ -15,7 +15,7 @@ import (
 // OpenAPI v2 (openapi.go) and Mozambique v1x (mozambique.go). Both take a
 // flat JSON object of input_* strings (the query string of a GET), answer a
 // flat object of output_* values with an INS-… response code, and post
-// flat input_* callbacks (docs/gateways.md O5, M3).
+// flat input_* callbacks (docs/gateways.md O8, O15, M6).
 
 // ipg is the dialect of an iPG gateway. The two gateways differ in what a
 // table (their profile) and a few hooks (their flavor) say; the product
@@ -249,7 +249,7 @@ func (d *ipg) interpret(rq *request, status int, data []byte) *Error {
 	}
 	if code == "INS-2" && rq.api != APIGetSession {
 		// INS-2 refuses the key or the session, not the call: it was not
-		// processed (docs/gateways.md X2).
+		// processed (docs/gateways.md X3).
 		e.authRefused = true
 	}
 	switch {

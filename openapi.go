@@ -13,7 +13,7 @@ import (
 )
 
 // The OpenAPI v2 dialect: openapi.m-pesa.com, five markets, session keys
-// (docs/gateways.md O1–O12).
+// (docs/gateways.md O1–O21).
 
 // openAPIRoot is the gateway's host. The portal writes the port (443)
 // explicitly; it is the HTTPS default, and leaving it out keeps the Host
@@ -21,7 +21,7 @@ import (
 const openAPIRoot = "https://openapi.m-pesa.com"
 
 // openAPIEndpoints maps the APIs OpenAPI v2 offers to their method and their
-// path below /{sandbox|openapi}/ipg/v2/{market}/ (docs/gateways.md O4).
+// path below /{sandbox|openapi}/ipg/v2/{market}/ (docs/gateways.md O7).
 var openAPIEndpoints = map[API][2]string{
 	APIGetSession:         {http.MethodGet, "getSession/"},
 	APIC2B:                {http.MethodPost, "c2bPayment/singleStage/"},
@@ -37,10 +37,10 @@ var openAPIEndpoints = map[API][2]string{
 }
 
 // openAPIRules are the parameter rules of the portal's "API Requests" tables
-// (docs/gateways.md O6). A payment's reference is held to 1–32 letters and
+// (docs/gateways.md O9). A payment's reference is held to 1–32 letters and
 // digits, narrower than the documented 1–40 with '_', ' ' and '+': the
 // status query takes only that as QueryReference, and a payment whose
-// outcome is unknown must be one Reconcile can find (docs/gateways.md X3).
+// outcome is unknown must be one Reconcile can find (docs/gateways.md X8).
 var openAPIRules = rulebook{
 	msisdn: rule{func(v string) bool { return validate.Digits(v, 12, 14) },
 		"must be 12 to 14 digits with the country code (see NormalizeMSISDN)"},
@@ -215,7 +215,7 @@ func (d *openAPI) addReversal(k *checker, p *params, req *ReversalRequest) {
 
 // addNameQuery adds the KYC query type. The parameter table and the code
 // snippets spell the key input_KycQueryType; only the sample query string
-// writes input_KYCQueryType (docs/gateways.md O9). "Name" is its only value.
+// writes input_KYCQueryType (docs/gateways.md O11). "Name" is its only value.
 func (d *openAPI) addNameQuery(p *params) { p.add("input_KycQueryType", "Name") }
 
 // checkAPIKey reports an unusable API key.

@@ -290,8 +290,8 @@ const openAPIOverload = `503 INS-16 Unable to handle the request due to a tempor
 // mozambiqueCodeTable is the full "Response Codes & Descriptions" table with
 // HTTP statuses, identical in the three Mozambique documents, less its
 // INS-0 row (200 / 201). It applies to every Mozambique product. The short
-// "Common Response Codes" list contradicts it and is ignored (SPEC-NOTES
-// §3.3).
+// "Common Response Codes" list contradicts it and is ignored (docs/gateways.md
+// M10).
 const mozambiqueCodeTable = `
 500 INS-1 Internal Error
 401 INS-2 Invalid API Key
@@ -335,7 +335,7 @@ var errNoSentinel = errors.New("no sentinel")
 var openAPIMeaning = map[string]error{
 	"INS-1":  ErrInternal,
 	"INS-6":  ErrTransactionFailed,
-	"INS-9":  ErrPromptTimeout, // 408: the customer did not answer in time (SPEC-NOTES §3.4)
+	"INS-9":  ErrPromptTimeout, // 408: the customer did not answer in time (docs/gateways.md O19)
 	"INS-10": ErrDuplicate,
 	"INS-13": ErrInvalidRequest, // shortcode
 	"INS-15": ErrInvalidRequest, // amount

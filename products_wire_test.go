@@ -31,7 +31,7 @@ import (
 //     and "API Requests" tables of each product page;
 //   - Mozambique v1x: seeds/mozambique-v1x-c2b-b2c-b2b-status-reversal.txt,
 //     the "Endpoint Information" and "Request Parameters" tables, and for
-//     queryCustomerName, which no document covers, SPEC-NOTES §4.
+//     queryCustomerName, which no document covers, docs/gateways.md M14.
 //
 // Regenerate the golden files with go test -run TestWire -update, then read
 // the diff: a golden file is only as good as the review of its change.
@@ -188,7 +188,7 @@ var documentedAPIs = map[Gateway]map[API]documentedAPI{
 		APIReversal: {"PUT", "/ipg/v1x/reversal/", []string{
 			"input_TransactionID", "input_SecurityCredential", "input_InitiatorIdentifier", "input_ThirdPartyReference",
 			"input_ServiceProviderCode"}, []string{"input_ReversalAmount"}},
-		// Not in the documents: SPEC-NOTES §4, from public integrations.
+		// Not in the documents: docs/gateways.md M14, from public integrations.
 		APIBeneficiaryName: {"GET", "/ipg/v1x/queryCustomerName/", []string{
 			"input_CustomerMSISDN", "input_ThirdPartyReference", "input_ServiceProviderCode"}, nil},
 	},
@@ -389,7 +389,7 @@ func wireCases() []wireCase {
 					ServiceProviderCode: "171717", ThirdPartyConversationID: mzRef})
 			}},
 		{gateway: GatewayMozambique, file: "beneficiaryName", api: APIBeneficiaryName,
-			// No document shows this answer; SPEC-NOTES §4 says it adds
+			// No document shows this answer; docs/gateways.md M14 says it adds
 			// the masked first and second name.
 			answers: answers(200, mzAnswer(map[string]string{"output_FirstName": "J***", "output_SecondName": "D***"}),
 				"output_FirstName", "output_SecondName"),

@@ -94,7 +94,7 @@ func testGETSendsParametersInTheQuery(t *testing.T, proto string) {
 	assert.Equal(t, "Completed", string(out.ResponseTransactionStatus))
 	assert.Equal(t, "input_QueryReference=5C1400CVRO&input_ServiceProviderCode=171717&input_ThirdPartyReference=11114+x%2By", got.URL.RawQuery)
 	assert.Equal(t, "11114 x+y", got.URL.Query().Get("input_ThirdPartyReference"))
-	assert.Equal(t, "application/json", got.Header.Get("Content-Type"), "GET carries the same headers (SPEC-NOTES §3.12)")
+	assert.Equal(t, "application/json", got.Header.Get("Content-Type"), "GET carries the same headers (docs/gateways.md O6)")
 	assert.Equal(t, "developer.mpesa.vm.co.mz", got.Header.Get("Origin"))
 	key, ok := decryptBearer(g.priv, got.Header.Get("Authorization"))
 	require.True(t, ok)
