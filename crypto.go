@@ -27,6 +27,12 @@ const MinKeyBits = 2048
 // ParsePublicKey.
 var ErrInvalidPublicKey = errors.New("mpesa: invalid public key")
 
+// ErrFIPSOnly: the program runs with GODEBUG=fips140=only, under which Go
+// refuses RSA PKCS #1 v1.5 encryption. Every M-Pesa gateway requires it for
+// its bearer tokens and credentials, so no client can be made; run without
+// fips140=only (fips140=on allows it).
+var ErrFIPSOnly = errors.New("mpesa: FIPS 140-only mode forbids the RSA PKCS #1 v1.5 encryption the gateways require")
+
 // ParsePublicKey parses a gateway public key: base64 DER SubjectPublicKeyInfo
 // as the portals show it (line breaks and spaces are ignored), or the same in
 // a PEM "PUBLIC KEY" block. A PEM "RSA PUBLIC KEY" (PKCS #1) block is also
@@ -113,8 +119,11 @@ func encryptBearer(pub *rsa.PublicKey, secret string) (string, error) {
 	// SA1019 here once go.mod targets Go 1.26.)
 	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte(secret))
 	if err != nil {
-		// The only failure for a valid key is a secret longer than the
-		// modulus allows; never include the secret itself.
+		if fipsOnly() {
+			return "", fmt.Errorf("%w: %w", ErrFIPSOnly, err)
+		}
+		// The only other failure for a valid key is a secret longer than
+		// the modulus allows; never include the secret itself.
 		return "", fmt.Errorf("mpesa: encrypting a %d-byte secret with a %d-bit key: %w", len(secret), pub.N.BitLen(), err)
 	}
 	return base64.StdEncoding.EncodeToString(ct), nil

@@ -2,7 +2,11 @@ package mpesa
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/mpesa-go/mpesa/internal/redact"
 
 	"github.com/mpesa-go/mpesa/internal/validate"
 )
@@ -344,4 +348,64 @@ func (c *Client) DirectDebitCancel(ctx context.Context, req DirectDebitCancelReq
 		return nil, c.newError(APIDirectDebitCancel, req.ThirdPartyConversationID, ErrNotSupported, nil)
 	}
 	return dd.directDebitCancel(ctx, &req)
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r DirectDebitCreateRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitCreateRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plain(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r DirectDebitCreateRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitCreateRequest
+	return slog.AnyValue(plain(r))
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r DirectDebitPaymentRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitPaymentRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plain(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r DirectDebitPaymentRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitPaymentRequest
+	return slog.AnyValue(plain(r))
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r DirectDebitQueryRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitQueryRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plain(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r DirectDebitQueryRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitQueryRequest
+	return slog.AnyValue(plain(r))
+}
+
+// Format prints the request with the customer's number masked, whatever the
+// verb.
+func (r DirectDebitCancelRequest) Format(f fmt.State, verb rune) {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitCancelRequest
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plain(r))
+}
+
+// LogValue describes the request to log/slog with the number masked.
+func (r DirectDebitCancelRequest) LogValue() slog.Value {
+	r.CustomerMSISDN = redact.MSISDN(r.CustomerMSISDN)
+	type plain DirectDebitCancelRequest
+	return slog.AnyValue(plain(r))
 }

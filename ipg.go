@@ -212,6 +212,12 @@ func (d *ipg) interpret(rq *request, status int, data []byte) *Error {
 	if err := out.decode(data); err != nil {
 		return c.unexpected(rq, status, data, err, false)
 	}
+	// A new session ID is as secret as a stored one, even in an answer
+	// that fails.
+	secrets := d.secrets()
+	if out.SessionID != "" {
+		secrets = append(secrets, out.SessionID)
+	}
 	code := strings.TrimSpace(out.ResponseCode)
 	if code == "" {
 		if out.Error != "" {
@@ -219,7 +225,7 @@ func (d *ipg) interpret(rq *request, status int, data []byte) *Error {
 			// a bad key or a missing Origin. Nothing was processed.
 			e := c.newError(rq.api, rq.ref, nil, nil)
 			e.HTTPStatus = status
-			e.Description = redact.Text(redact.Scrub(out.Error, d.secrets()...))
+			e.Description = redact.Text(redact.Scrub(out.Error, secrets...))
 			if status == http.StatusUnauthorized || status == http.StatusForbidden {
 				e.add(ErrUnauthorized)
 			}
@@ -238,7 +244,7 @@ func (d *ipg) interpret(rq *request, status int, data []byte) *Error {
 	e := c.newError(rq.api, rq.ref, info.Kind, nil)
 	e.HTTPStatus = status
 	e.Code = code
-	e.Description = redact.Text(redact.Scrub(out.ResponseDesc, d.secrets()...))
+	e.Description = redact.Text(redact.Scrub(out.ResponseDesc, secrets...))
 	if e.Description == "" && known {
 		e.Description = info.Description
 	}

@@ -2,6 +2,7 @@ package mpesa
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/mpesa-go/mpesa/internal/wire"
@@ -53,3 +54,17 @@ func offeredBy(api API, g Gateway) bool {
 	}
 	return false
 }
+
+// rulesOf returns the rulebook of an iPG client.
+func rulesOf(c *Client) *rulebook {
+	switch d := c.d.(type) {
+	case *openAPI:
+		return d.rules
+	case *mozambique:
+		return d.rules
+	}
+	return nil
+}
+
+// discardLogger returns a logger that drops everything.
+func discardLogger() *slog.Logger { return slog.New(discardHandler{}) }
