@@ -158,6 +158,11 @@ func orDefault(v, def string) string {
 // values.
 type params []wire.Param
 
+// maxParams is the most parameters a request of the iPG gateways has (direct
+// debit creation), the capacity that lets a request be built without the
+// slice growing.
+const maxParams = 12
+
 func (p *params) add(key, value string) { *p = append(*p, wire.Param{Key: key, Value: value}) }
 
 func (p *params) addOptional(key, value string) {

@@ -19,7 +19,7 @@ func (d *openAPI) directDebitCreate(ctx context.Context, req *DirectDebitCreateR
 	if req.AgreedTC {
 		agreed = "1"
 	}
-	var p params
+	p := make(params, 0, maxParams)
 	p.add("input_AgreedTC", agreed)
 	d.addCountry(&k, &p, req.Country)
 	p.add("input_CustomerMSISDN", req.CustomerMSISDN)
@@ -56,7 +56,7 @@ func (d *openAPI) directDebitPayment(ctx context.Context, req *DirectDebitPaymen
 	k.shortcode("ServiceProviderCode", spc)
 	k.paymentRef("ThirdPartyConversationID", ref)
 	country, currency := d.marketFields(&k, req.Country, req.Currency)
-	var p params
+	p := make(params, 0, maxParams)
 	party.add(&p)
 	p.add("input_Amount", req.Amount)
 	p.add("input_Country", country)
@@ -95,7 +95,7 @@ func (d *openAPI) directDebitQuery(ctx context.Context, req *DirectDebitQueryReq
 	if req.QueryBalanceAmount {
 		query = "True"
 	}
-	var p params
+	p := make(params, 0, maxParams)
 	party.add(&p)
 	p.addOptional("input_BalanceAmount", req.BalanceAmount)
 	p.add("input_Country", country)
@@ -134,7 +134,7 @@ func (d *openAPI) directDebitCancel(ctx context.Context, req *DirectDebitCancelR
 	party.check(&k)
 	k.shortcode("ServiceProviderCode", spc)
 	k.reference("ThirdPartyConversationID", ref)
-	var p params
+	p := make(params, 0, maxParams)
 	party.add(&p)
 	d.addCountry(&k, &p, req.Country)
 	p.add("input_ServiceProviderCode", spc)

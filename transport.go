@@ -299,15 +299,16 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// readBody reads at most maxBodyBytes+1 bytes of the answer, into one
-// buffer of the declared length when there is one.
+// readBody reads at most maxBodyBytes of the answer, into one buffer of the
+// declared length when there is one. A declared length of 0 is read like an
+// unknown one: a RoundTripper that builds its own responses may leave it 0.
 func readBody(resp *http.Response) ([]byte, error) {
 	if resp.ContentLength > maxBodyBytes {
 		buf := make([]byte, excerptBytes)
 		n, _ := io.ReadFull(resp.Body, buf)
 		return buf[:n], errBodyTooLarge
 	}
-	if n := resp.ContentLength; n >= 0 {
+	if n := resp.ContentLength; n > 0 {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
