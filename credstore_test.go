@@ -109,12 +109,7 @@ func (m *memStore) Wait(ctx context.Context, key string) error {
 // them, and at steady state no call touches the store.
 func TestReplicasShareOneSession(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
-	g.handle("POST", openAPIPath("c2bPayment/singleStage/"), func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := g.session(w, r); ok {
-			writeJSON(w, 201, map[string]string{"output_ResponseCode": "INS-0", "output_ConversationID": "c", "output_TransactionID": "t"})
-		}
-	})
+	g := c2bGateway(t)
 	store := newMemStore()
 	var replicas []*Client
 	for i := 0; i < 8; i++ {
@@ -157,12 +152,7 @@ func TestReplicasShareOneSession(t *testing.T) {
 // says so in its log.
 func TestUnreachableStoreFallsBackToOwnSession(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
-	g.handle("POST", openAPIPath("c2bPayment/singleStage/"), func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := g.session(w, r); ok {
-			writeJSON(w, 201, map[string]string{"output_ResponseCode": "INS-0", "output_ConversationID": "c", "output_TransactionID": "t"})
-		}
-	})
+	g := c2bGateway(t)
 	store := newMemStore()
 	store.down = true
 	var logs bytes.Buffer
@@ -178,12 +168,7 @@ func TestUnreachableStoreFallsBackToOwnSession(t *testing.T) {
 // adopt it, and a new one is shared.
 func TestRefusedSharedSessionIsInvalidatedInTheStore(t *testing.T) {
 	t.Parallel()
-	g := newFakeGateway(t)
-	g.handle("POST", openAPIPath("c2bPayment/singleStage/"), func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := g.session(w, r); ok {
-			writeJSON(w, 201, map[string]string{"output_ResponseCode": "INS-0", "output_ConversationID": "c", "output_TransactionID": "t"})
-		}
-	})
+	g := c2bGateway(t)
 	store := newMemStore()
 	a := g.openAPIClient(t, WithCredentialStore(store), WithSessionActivation(0))
 	b := g.openAPIClient(t, WithCredentialStore(store), WithSessionActivation(0))
@@ -197,4 +182,17 @@ func TestRefusedSharedSessionIsInvalidatedInTheStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, first.secret, b.sessionCache().fresh.Load().secret, "the other replica does not adopt the refused session")
 	assert.EqualValues(t, 2, g.sessionCalls.Load())
+}
+
+// c2bGateway is a fake OpenAPI gateway that accepts C2B payments made with
+// one of its sessions.
+func c2bGateway(t *testing.T) *fakeGateway {
+	t.Helper()
+	g := newFakeGateway(t)
+	g.handle("POST", openAPIPath("c2bPayment/singleStage/"), func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := g.session(w, r); ok {
+			writeJSON(w, 201, map[string]string{"output_ResponseCode": "INS-0", "output_ConversationID": "c", "output_TransactionID": "t"})
+		}
+	})
+	return g
 }

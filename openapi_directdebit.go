@@ -46,31 +46,52 @@ func (d *openAPI) directDebitCreate(ctx context.Context, req *DirectDebitCreateR
 	}, nil
 }
 
+// mandateCall starts a call about an existing mandate: payment, query and
+// cancellation name the customer and the mandate the same way, and carry
+// the shortcode, the reference, the country and, but for cancellation, the
+// currency.
+type mandateCall struct {
+	k   checker
+	p   params
+	ref string
+}
+
+func (d *openAPI) startMandateCall(api API, m mandateParty, spc, ref, country, currency string) *mandateCall {
+	mc := &mandateCall{k: d.checker(api), p: make(params, 0, maxParams), ref: referenceOrNew(ref)}
+	spc = orDefault(spc, d.c.serviceProviderCode)
+	m.check(&mc.k)
+	mc.k.shortcode("ServiceProviderCode", spc)
+	if api.isQuery() || api == APIDirectDebitCancel {
+		mc.k.reference("ThirdPartyConversationID", mc.ref)
+	} else {
+		mc.k.paymentRef("ThirdPartyConversationID", mc.ref)
+	}
+	m.add(&mc.p)
+	if api == APIDirectDebitCancel {
+		d.addCountry(&mc.k, &mc.p, country)
+	} else {
+		country, currency = d.marketFields(&mc.k, country, currency)
+		mc.p.add("input_Country", country)
+		mc.p.add("input_Currency", currency)
+	}
+	mc.p.add("input_ServiceProviderCode", spc)
+	mc.p.add("input_ThirdPartyConversationID", mc.ref)
+	return mc
+}
+
 func (d *openAPI) directDebitPayment(ctx context.Context, req *DirectDebitPaymentRequest) (*DirectDebitPaymentResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := d.checker(APIDirectDebitPayment)
-	party.check(&k)
-	k.amount("Amount", req.Amount)
-	k.shortcode("ServiceProviderCode", spc)
-	k.paymentRef("ThirdPartyConversationID", ref)
-	country, currency := d.marketFields(&k, req.Country, req.Currency)
-	p := make(params, 0, maxParams)
-	party.add(&p)
-	p.add("input_Amount", req.Amount)
-	p.add("input_Country", country)
-	p.add("input_Currency", currency)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := d.send(ctx, &k, p, ref)
+	mc := d.startMandateCall(APIDirectDebitPayment, mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID},
+		req.ServiceProviderCode, req.ThirdPartyConversationID, req.Country, req.Currency)
+	mc.k.amount("Amount", req.Amount)
+	mc.p.add("input_Amount", req.Amount)
+	out, err := d.send(ctx, &mc.k, mc.p, mc.ref)
 	if err != nil {
 		return nil, err
 	}
 	return &DirectDebitPaymentResponse{
 		ConversationID:           out.ConversationID,
 		TransactionID:            out.TransactionID,
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ThirdPartyConversationID: orDefault(out.reference(), mc.ref),
 		ResponseCode:             out.ResponseCode,
 		ResponseDesc:             out.ResponseDesc,
 		MsisdnToken:              out.MsisdnToken,
@@ -78,38 +99,26 @@ func (d *openAPI) directDebitPayment(ctx context.Context, req *DirectDebitPaymen
 }
 
 func (d *openAPI) directDebitQuery(ctx context.Context, req *DirectDebitQueryRequest) (*DirectDebitQueryResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := d.checker(APIDirectDebitQuery)
-	party.check(&k)
+	mc := d.startMandateCall(APIDirectDebitQuery, mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID},
+		req.ServiceProviderCode, req.ThirdPartyConversationID, req.Country, req.Currency)
 	if req.QueryBalanceAmount {
-		k.amount("BalanceAmount", req.BalanceAmount)
+		mc.k.amount("BalanceAmount", req.BalanceAmount)
 	} else {
-		k.optionalAmount("BalanceAmount", req.BalanceAmount)
+		mc.k.optionalAmount("BalanceAmount", req.BalanceAmount)
 	}
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref)
-	country, currency := d.marketFields(&k, req.Country, req.Currency)
 	query := "False"
 	if req.QueryBalanceAmount {
 		query = "True"
 	}
-	p := make(params, 0, maxParams)
-	party.add(&p)
-	p.addOptional("input_BalanceAmount", req.BalanceAmount)
-	p.add("input_Country", country)
-	p.add("input_Currency", currency)
-	p.add("input_QueryBalanceAmount", query)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := d.send(ctx, &k, p, ref)
+	mc.p.addOptional("input_BalanceAmount", req.BalanceAmount)
+	mc.p.add("input_QueryBalanceAmount", query)
+	out, err := d.send(ctx, &mc.k, mc.p, mc.ref)
 	if err != nil {
 		return nil, err
 	}
 	return &DirectDebitQueryResponse{
 		ConversationID:           out.ConversationID,
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ThirdPartyConversationID: orDefault(out.reference(), mc.ref),
 		ResponseCode:             out.ResponseCode,
 		ResponseDesc:             out.ResponseDesc,
 		TransactionReference:     out.TransactionReference,
@@ -127,25 +136,15 @@ func (d *openAPI) directDebitQuery(ctx context.Context, req *DirectDebitQueryReq
 }
 
 func (d *openAPI) directDebitCancel(ctx context.Context, req *DirectDebitCancelRequest) (*DirectDebitCancelResponse, error) {
-	ref := referenceOrNew(req.ThirdPartyConversationID)
-	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
-	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
-	k := d.checker(APIDirectDebitCancel)
-	party.check(&k)
-	k.shortcode("ServiceProviderCode", spc)
-	k.reference("ThirdPartyConversationID", ref)
-	p := make(params, 0, maxParams)
-	party.add(&p)
-	d.addCountry(&k, &p, req.Country)
-	p.add("input_ServiceProviderCode", spc)
-	p.add("input_ThirdPartyConversationID", ref)
-	out, err := d.send(ctx, &k, p, ref)
+	mc := d.startMandateCall(APIDirectDebitCancel, mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID},
+		req.ServiceProviderCode, req.ThirdPartyConversationID, req.Country, "")
+	out, err := d.send(ctx, &mc.k, mc.p, mc.ref)
 	if err != nil {
 		return nil, err
 	}
 	return &DirectDebitCancelResponse{
 		ConversationID:           out.ConversationID,
-		ThirdPartyConversationID: orDefault(out.reference(), ref),
+		ThirdPartyConversationID: orDefault(out.reference(), mc.ref),
 		ResponseCode:             out.ResponseCode,
 		ResponseDesc:             out.ResponseDesc,
 		TransactionReference:     out.TransactionReference,
