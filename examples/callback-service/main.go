@@ -300,6 +300,12 @@ func pay(ctx context.Context, cfg *config, client *mpesa.Client, hub *mpesa.Resu
 		}
 		return nil
 	}
+	if !result.Verified {
+		// The gateways sign nothing: a success no status query confirmed
+		// proves nothing. Ask the gateway before the order ships.
+		logger.Warn("a success arrived unverified; asking the transaction status before marking the order paid", "reference", ref)
+		return reconcile(ctx, client, ref, logger)
+	}
 	logger.Info("paid", "transaction_id", result.TransactionID, "verified", result.Verified)
 	return nil
 }

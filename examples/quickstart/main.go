@@ -238,6 +238,10 @@ func result(ctx context.Context, w io.Writer, client *mpesa.Client, pay *mpesa.P
 	if !res.OK() {
 		return "", fmt.Errorf("payment %s failed: %w", pay.ThirdPartyConversationID, res.Err())
 	}
+	if !res.Verified {
+		// Only a success a status query confirmed proves the payment.
+		return "", fmt.Errorf("payment %s: the success was not verified; reconcile before shipping", pay.ThirdPartyConversationID)
+	}
 	return res.TransactionID, nil
 }
 
