@@ -782,7 +782,7 @@ func (c *h2ServerConn) onHeaders(f *http2.MetaHeadersFrame) {
 		sr.Path = path
 	}
 	for _, hf := range f.RegularFields() {
-		sr.Header.Add(http.CanonicalHeaderKey(hf.Name), hf.Value)
+		sr.Header.Add(hf.Name, hf.Value)
 	}
 	st := &h2Stream{id: f.StreamID, req: sr, cancelled: make(chan struct{})}
 	st.n = c.g.record(sr)

@@ -161,39 +161,38 @@ func TestGoexitInTheResultFuncReleasesTheClaim(t *testing.T) {
 }
 
 // TestStalledBodiesAreCut (item 14): the handler bounds its own body read,
-// so that connections that send their headers and then stall are freed.
+// so that connections that send their headers and then stall are freed by
+// the server, without waiting for the client to give up.
 func TestStalledBodiesAreCut(t *testing.T) {
 	t.Parallel()
 	h := newTestHandler(t, (&whCounter{}).fn, CallbackReadTimeout(200*time.Millisecond))
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	var mu sync.Mutex
+	closed := 0
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			mu.Lock()
+			closed++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	var wg sync.WaitGroup
-	freed := make(chan time.Duration, 20)
-	start := time.Now()
 	for i := 0; i < 20; i++ {
 		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { conn.Close() })
 		_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"input_", whPath)
 		require.NoError(t, err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			freed <- time.Since(start)
-		}()
+		// The client never sends the rest, nor closes.
+		go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(conn)) }()
 	}
-	wg.Wait()
-	close(freed)
-	for d := range freed {
-		assert.Less(t, d, 4*time.Second, "a stalled connection is held %v", d)
-	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed == 20
+	}, 30*time.Second, 10*time.Millisecond, "the server frees every stalled connection")
 }
 
 // TestRequestsPrintNoPhoneNumber (item 15): %v, %+v, %#v and slog of the
@@ -215,7 +214,7 @@ func TestRequestsPrintNoPhoneNumber(t *testing.T) {
 		slog.New(slog.NewJSONHandler(&logs, nil)).Info("request", "req", r)
 		slog.New(slog.NewTextHandler(&logs, nil)).Info("request", "req", r)
 		for _, out := range []string{fmt.Sprint(r), fmt.Sprintf("%v", r), fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r),
-			fmt.Sprintf("%s", r), fmt.Sprintf("%v", &r), logs.String()} { //lint:ignore S1025 the %s verb is what is tested
+			fmt.Sprintf("%s", r), fmt.Sprintf("%v", &r), logs.String()} {
 			assert.NotContains(t, out, msisdn, "%T", r)
 		}
 		assert.Contains(t, fmt.Sprintf("%+v", r), "255******111", "%T shows the masked number", r)

@@ -955,8 +955,6 @@ var (
 	docMozMSISDN = regexp.MustCompile(`^258[0-9]{9}$`)
 	docShortcode = regexp.MustCompile(`^([0-9A-Za-z]{4,12})$`)
 	docTxRef     = regexp.MustCompile(`^[0-9a-zA-Z \w+]{1,20}$`)
-	docCurrency  = regexp.MustCompile(`^[a-zA-Z]{1,3}$`)
-	docCountry   = regexp.MustCompile(`^[A-Za-z]{3}$`) // the documents give N/A; the markets table uses three letters
 	docTxID      = regexp.MustCompile(`^[0-9a-zA-Z]{1,20}$`)
 	docQueryRef  = regexp.MustCompile(`^(?:[A-Za-z0-9]{10,20}|[A-Za-z0-9]{1,9}|[A-Za-z0-9]{21,32})$`)
 	docMandate   = regexp.MustCompile(`^[0-9a-zA-Z]{1,32}$`)

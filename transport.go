@@ -80,6 +80,10 @@ func (c *Client) send(ctx context.Context, rq *request) error {
 			c.notRetrying(ctx, e, attempt, e.finalReason())
 			return e
 		}
+		if rq.holdOnOverload && e.is(ErrOverloaded) {
+			c.notRetrying(ctx, e, attempt, "this payment is never resent on an overload answer: every resend is a new prompt on the customer's phone")
+			return e
+		}
 		if retries >= c.maxRetries {
 			c.notRetrying(ctx, e, attempt, "retry limit reached")
 			return e
