@@ -310,12 +310,12 @@ var errNotThisGateway = malformed("not a callback of this gateway")
 // ResultFunc, and answers.
 func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Result, src netip.Addr) {
 	bg := context.WithoutCancel(ctx) // a release or completion must happen even as the request ends
-	claimed := h.claim(ctx, w, res.dedupKey(), res, src)
+	key := res.dedupKey()
+	claimed := h.claim(ctx, w, key, res, src)
 	if claimed == "" {
 		return
 	}
-	var held []string // keys to release unless the result was processed
-	held = append(held, res.dedupKey())
+	held := [2]string{key} // keys to release unless the result was processed
 	completed := false
 	defer func() {
 		// Runs on every exit: a return, a panic, or runtime.Goexit in the
@@ -324,6 +324,9 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 			return
 		}
 		for _, k := range held {
+			if k == "" {
+				continue
+			}
 			if err := h.dedup.Release(bg, k, claimed); err != nil {
 				h.log(ctx, slog.LevelError, "mpesa: dedup store release failed", res, src, 0, err.Error())
 			}
@@ -357,14 +360,14 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 			h.log(ctx, slog.LevelWarn, "mpesa: transaction already processed with another result; acknowledged, not processed again", res, src, http.StatusOK, "")
 			h.answer(w, http.StatusOK, res, true, ackDesc)
 			completed = true
-			_ = h.dedup.Complete(bg, res.dedupKey(), claimed)
+			_ = h.dedup.Complete(bg, key, claimed)
 			return
 		case state != ClaimAcquired:
 			w.Header().Set("Retry-After", retryAfterSecs)
 			h.answer(w, http.StatusServiceUnavailable, res, false, descRetry)
 			return
 		}
-		held = append(held, txKey)
+		held[1] = txKey
 	}
 
 	if err := h.run(ctx, res); err != nil {
@@ -373,6 +376,9 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 	}
 	completed = true
 	for _, k := range held {
+		if k == "" {
+			continue
+		}
 		if err := h.dedup.Complete(bg, k, claimed); err != nil {
 			// The result was processed: acknowledge it. A redelivery could
 			// now run the function again; say so.
@@ -391,7 +397,8 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 // claim claims key and returns the owner that holds it, or "" after
 // answering a duplicate or a failure itself.
 func (h *Handler) claim(ctx context.Context, w http.ResponseWriter, key string, res *Result, src netip.Addr) string {
-	owner := h.ownerPrefix + strconv.FormatUint(h.ownerSeq.Add(1), 10)
+	var buf [48]byte
+	owner := string(strconv.AppendUint(append(buf[:0], h.ownerPrefix...), h.ownerSeq.Add(1), 10))
 	state, err := h.dedup.Claim(ctx, key, owner)
 	switch {
 	case err != nil:
@@ -433,8 +440,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		return nil, nil
 	}
 	// A ResponseWriter that cannot set deadlines (a test recorder) leaves
-	// the read to the server's own timeouts.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.readTimeout))
+	// the read to the server's own timeouts; one that wraps another (a
+	// middleware's) is unwrapped by http.ResponseController.
+	deadline := time.Now().Add(h.readTimeout)
+	switch rw := w.(type) {
+	case interface{ SetReadDeadline(time.Time) error }:
+		_ = rw.SetReadDeadline(deadline)
+	case interface{ Unwrap() http.ResponseWriter }:
+		_ = http.NewResponseController(w).SetReadDeadline(deadline)
+	}
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
 	size := 512
 	if r.ContentLength >= 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/mpesa-go/mpesa/internal/wire"
 )
@@ -119,7 +120,9 @@ func (r *Result) parseIPG(body []byte) error {
 	var vals [fieldCount]string
 	var seen uint32
 	var extra [][2]string
-	err := wire.Object(string(body), func(key, val string) error {
+	// The scan reads the body in place: every value it keeps is copied out
+	// by own or strings.Clone before parseIPG returns.
+	err := wire.Object(unsafeString(body), func(key, val string) error {
 		f := resultFields[key]
 		if f == fieldNone {
 			extra = append(extra, [2]string{key, val})
@@ -274,4 +277,14 @@ func ipgAck(res *Result, accepted bool, desc string) []byte {
 		n++
 	}
 	return wire.AppendJSON(make([]byte, 0, 192+len(params[0].Value)+len(params[n-1].Value)), params[:n])
+}
+
+// unsafeString views b as a string without copying it. The string must not
+// outlive a change of b, and nothing of it may be kept: callers copy what
+// they keep.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
