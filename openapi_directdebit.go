@@ -129,12 +129,12 @@ func (d *openAPI) directDebitQuery(ctx context.Context, req *DirectDebitQueryReq
 func (d *openAPI) directDebitCancel(ctx context.Context, req *DirectDebitCancelRequest) (*DirectDebitCancelResponse, error) {
 	ref := referenceOrNew(req.ThirdPartyConversationID)
 	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
-		party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
+	party := mandateParty{req.CustomerMSISDN, req.MsisdnToken, req.MandateReference, req.MandateID}
 	k := d.checker(APIDirectDebitCancel)
 	party.check(&k)
 	k.shortcode("ServiceProviderCode", spc)
 	k.reference("ThirdPartyConversationID", ref)
-		var p params
+	var p params
 	party.add(&p)
 	d.addCountry(&k, &p, req.Country)
 	p.add("input_ServiceProviderCode", spc)

@@ -20,4 +20,3 @@ type PaymentResponse struct {
 // Async reports whether the answer was the asynchronous one: the request was
 // accepted and its result will come by callback.
 func (r *PaymentResponse) Async() bool { return r.TransactionID == "" }
-

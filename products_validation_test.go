@@ -965,8 +965,8 @@ var (
 	// docPaymentRef is the reference of a payment on OpenAPI v2: the
 	// QueryReference rule, so that Reconcile can find the payment.
 	docPaymentRef = regexp.MustCompile(`^[0-9a-zA-Z]{1,32}$`)
-	docDigits8   = regexp.MustCompile(`^[0-9]{8}$`)
-	docDay       = regexp.MustCompile(`^[0-9]{2}$`)
+	docDigits8    = regexp.MustCompile(`^[0-9]{8}$`)
+	docDay        = regexp.MustCompile(`^[0-9]{2}$`)
 )
 
 // docAmountOK is the amount rule: the regular expression and more than

@@ -35,4 +35,3 @@ func NewReference() string {
 	}
 	return string(b[:])
 }
-

@@ -1,10 +1,10 @@
 package mpesa
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"

@@ -27,4 +27,3 @@ func (Secret) LogValue() slog.Value { return slog.StringValue(redact.Mask) }
 // MarshalJSON encodes "[REDACTED]", so that a request logged or stored as
 // JSON does not carry the credential either.
 func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redact.Mask + `"`), nil }
-
