@@ -108,4 +108,18 @@ type (
 		directDebitQuery(ctx context.Context, req *DirectDebitQueryRequest) (*DirectDebitQueryResponse, error)
 		directDebitCancel(ctx context.Context, req *DirectDebitCancelRequest) (*DirectDebitCancelResponse, error)
 	}
+	// The Daraja-only products.
+	balanceQuerier interface {
+		accountBalance(ctx context.Context, req *AccountBalanceRequest) (*AccountBalanceResponse, error)
+	}
+	c2bRegistrar interface {
+		registerC2BURLs(ctx context.Context, req *RegisterC2BURLsRequest) (*RegisterC2BURLsResponse, error)
+	}
+	c2bSimulator interface {
+		simulateC2B(ctx context.Context, req *SimulateC2BRequest) (*SimulateC2BResponse, error)
+	}
+	puller interface {
+		pullRegister(ctx context.Context, req *PullRegisterRequest) (*PullRegisterResponse, error)
+		pullQuery(ctx context.Context, req *PullQueryRequest) (*PullQueryResponse, error)
+	}
 )

@@ -88,8 +88,21 @@ var (
 	// resend only with the same reference.
 	ErrOutcomeUnknown = errors.New("mpesa: outcome unknown")
 	// ErrNotSupported: the configured gateway does not offer the product
-	// (direct debit on the Mozambique gateway). Returned before any I/O.
+	// (direct debit on the Mozambique gateway, account balance outside
+	// Daraja, C2B simulation in Daraja's production). Returned before any
+	// I/O.
 	ErrNotSupported = errors.New("mpesa: not supported by this gateway")
+	// ErrAlreadyRegistered: the URLs or the shortcode are registered
+	// already (Daraja C2B register URL 500.003.1001 "Urls are already
+	// registered" or "Duplicate notification info", pull register 1001).
+	// In production the registration is done once; change it on the
+	// Daraja portal (docs/gateways.md D12, D22).
+	ErrAlreadyRegistered = errors.New("mpesa: already registered")
+	// ErrCustomerBusy: the customer already has a payment prompt open
+	// (Daraja STK push 500.001.1001 "Unable to lock subscriber"). Nothing
+	// was charged; ask again after at least a minute, never at once
+	// (docs/gateways.md D9, D10).
+	ErrCustomerBusy = errors.New("mpesa: customer already has a prompt open")
 )
 
 // parentOf lets a narrow sentinel also match its broader class.
