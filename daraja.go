@@ -86,6 +86,7 @@ type daraja struct {
 
 	resultURL       string
 	queueTimeoutURL string
+	results         *Results
 
 	// past keeps the last tokens fetched, so that one the gateway echoes
 	// in an error is scrubbed even after the cache dropped it.
@@ -135,7 +136,7 @@ func newDaraja(c *Client, s *settings) (dialect, []error) {
 		c: c, env: s.env,
 		consumerKey: s.apiKey, consumerSecret: s.consumerSecret,
 		passkey: s.passkey, initiator: s.initiatorID, password: s.securityCredential,
-		resultURL: s.resultURL, queueTimeoutURL: s.queueTimeoutURL,
+		resultURL: s.resultURL, queueTimeoutURL: s.queueTimeoutURL, results: s.results,
 	}
 	if d.initiator != "" && len(errs) == 0 {
 		cred, err := securityCredential(pub, d.password)

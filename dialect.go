@@ -122,4 +122,12 @@ type (
 		pullRegister(ctx context.Context, req *PullRegisterRequest) (*PullRegisterResponse, error)
 		pullQuery(ctx context.Context, req *PullQueryRequest) (*PullQueryResponse, error)
 	}
+	// asyncStatusAwaiter is a dialect whose status query answers
+	// asynchronously and that can wait for the status result on the hub of
+	// WithResults (Daraja). Reconcile uses it: waited is false without a
+	// hub; earlier holds the ConversationIDs of the call's previous
+	// acknowledgements, whose results may come late.
+	asyncStatusAwaiter interface {
+		awaitStatus(ctx context.Context, ack *TransactionStatusResponse, earlier []string) (res *TransactionStatusResponse, waited bool, err error)
+	}
 )

@@ -52,6 +52,7 @@ type settings struct {
 	queueTimeoutURL string
 	c2bVersion      int
 	certificate     *rsa.PublicKey
+	results         *Results
 }
 
 // WithGateway selects the gateway. The default is GatewayOpenAPI.
@@ -433,6 +434,21 @@ func WithCertificate(cert string) Option {
 			return optionError("WithCertificate", "%v", err)
 		}
 		s.certificate = pub
+		return nil
+	}
+}
+
+// WithResults gives the client the hub its result Handler feeds
+// (FeedResults), so that Reconcile can wait there for a status that comes
+// by callback: Daraja's transaction status API answers only with an
+// acceptance, and posts the state to the ResultURL. Without it, Reconcile
+// returns that acceptance (Async reports true). See Reconcile.
+func WithResults(hub *Results) Option {
+	return func(s *settings) error {
+		if hub == nil {
+			return optionError("WithResults", "nil *Results")
+		}
+		s.results = hub
 		return nil
 	}
 }
