@@ -38,7 +38,9 @@ var darajaCodes = func() codeTable {
 		apiRow(APISTKQuery, "500.001.1001", 500, "The transaction is being processed", nil),
 		row("500.001.1001", 500, "Server error", nil),
 		row("500.002.1001", 500, "Duplicate OriginatorConversationID.", ErrDuplicate),
-		apiRow(APIC2BRegister, "500.003.1001", 500, "Urls are already registered", ErrAlreadyRegistered),
+		// 500.003.1001 is also "Urls are already registered" and
+		// "Duplicate notification info" (docs/gateways.md D12): the client
+		// tells them apart by errorMessage (ErrAlreadyRegistered).
 		row("500.003.1001", 500, "Internal Server Error", ErrInternal),
 		row("500.003.02", 500, "Spike Arrest Violation", ErrOverloaded),
 		row("500.003.03", 500, "Quota Violation", ErrOverloaded),
