@@ -154,6 +154,13 @@ func (f *darajaFake) refuse(token, code string) {
 	f.mu.Unlock()
 }
 
+// accept makes the fake accept a token a custom tokenAnswer handed out.
+func (f *darajaFake) accept(token string) {
+	f.mu.Lock()
+	f.tokens = append(f.tokens, token)
+	f.mu.Unlock()
+}
+
 func (f *darajaFake) requests() []darajaRecord {
 	f.mu.Lock()
 	defer f.mu.Unlock()

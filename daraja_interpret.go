@@ -137,6 +137,8 @@ func isTokenRefusal(code string) bool {
 // interpret implements dialect.
 func (d *daraja) interpret(rq *request, status int, data []byte) *Error {
 	c := d.c
+	out := rq.out.(*darajaOutput)
+	*out = darajaOutput{} // nothing of an earlier attempt's answer counts
 	if len(strings.TrimSpace(string(data))) == 0 {
 		if rq.api == APIToken && status == http.StatusBadRequest {
 			// A wrong consumer key or secret: HTTP 400, often with no
@@ -148,7 +150,6 @@ func (d *daraja) interpret(rq *request, status int, data []byte) *Error {
 		}
 		return c.unexpected(rq, status, data, errors.New("empty body"), false)
 	}
-	out := rq.out.(*darajaOutput)
 	if err := out.decode(data); err != nil {
 		return c.unexpected(rq, status, data, err, false)
 	}
