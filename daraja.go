@@ -2,6 +2,7 @@ package mpesa
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -82,7 +83,8 @@ type daraja struct {
 	passkey    Secret
 	initiator  string
 	password   Secret
-	credential string // the SecurityCredential, encrypted once
+	pub        *rsa.PublicKey // the key of the SecurityCredential
+	credential string         // the SecurityCredential, encrypted once
 
 	resultURL       string
 	queueTimeoutURL string
@@ -135,7 +137,7 @@ func newDaraja(c *Client, s *settings) (dialect, []error) {
 	d := &daraja{
 		c: c, env: s.env,
 		consumerKey: s.apiKey, consumerSecret: s.consumerSecret,
-		passkey: s.passkey, initiator: s.initiatorID, password: s.securityCredential,
+		passkey: s.passkey, initiator: s.initiatorID, password: s.securityCredential, pub: pub,
 		resultURL: s.resultURL, queueTimeoutURL: s.queueTimeoutURL, results: s.results,
 	}
 	if d.initiator != "" && len(errs) == 0 {
