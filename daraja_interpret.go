@@ -264,7 +264,9 @@ func (d *daraja) newAnswerError(rq *request, status int, code, desc string, entr
 	e := d.c.newError(rq.api, rq.ref, entry.info.Kind, nil)
 	e.HTTPStatus = status
 	e.Code = code
-	e.Description = redact.Text(redact.Scrub(desc, d.secrets()...))
+	// A message that quotes the request must not show its STK Password
+	// (the passkey, base64-encoded) or SecurityCredential either.
+	e.Description = redact.Text(redact.Scrub(redact.Values(desc, secretFields...), d.secrets()...))
 	if e.Description == "" && known {
 		e.Description = entry.info.Description
 	}
