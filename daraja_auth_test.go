@@ -83,7 +83,10 @@ func TestDarajaTokenRefreshedAhead(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	assert.Equal(t, first, call(), "inside the window the current token still serves the call that starts the fetch")
 	waitFor(t, "the early refresh", func() bool { return len(f.issued()) == 2 })
-	waitFor(t, "the new token to serve", func() bool { return c.d.(*daraja).tokens.fresh.Load() != nil })
+	waitFor(t, "the new token to serve", func() bool {
+		s := c.d.(*daraja).tokens.fresh.Load()
+		return s != nil && s.secret == f.issued()[1]
+	})
 	second := call()
 	assert.NotEqual(t, first, second, "the new token serves at once: Daraja has no activation window")
 	assert.Equal(t, f.issued()[1], second)

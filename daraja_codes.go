@@ -146,6 +146,10 @@ var darajaCodes = func() codeTable {
 		row("100000010", 0, "Insufficient permissions", ErrUnauthorized),
 		row("100000011", 0, "Exceed the limitation of request rate", ErrOverloaded),
 		row("SFC_IC0003", 0, "Operator does not exist", ErrInvalidRequest),
+		// Every initiator API (B2C, B2B, reversal, status, balance) can
+		// fail on the initiator (docs/gateways.md D11).
+		row("2001", 0, "The initiator information is invalid", ErrUnauthorized),
+		row("8006", 0, "The security credential is locked", ErrUnauthorized),
 	)
 }()
 

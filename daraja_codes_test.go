@@ -332,6 +332,8 @@ var darajaResultCodes = map[API]map[string]error{
 		"29": ErrInvalidRequest, "100000000": nil, "100000001": ErrOverloaded, "100000002": ErrOverloaded,
 		"100000004": ErrInternal, "100000005": ErrInvalidRequest, "100000007": nil, "100000009": nil,
 		"100000010": ErrUnauthorized, "100000011": ErrOverloaded, "SFC_IC0003": ErrInvalidRequest,
+		// The initiator's codes, on every initiator API (D11).
+		"2001": ErrUnauthorized, "8006": ErrUnauthorized,
 	},
 	APIPullRegister: {"1000": nil, "1001": ErrAlreadyRegistered},
 	APIPullQuery:    {"1000": nil, "1001": nil, "500": ErrTransactionNotFound},
