@@ -20,7 +20,7 @@ func (d *daraja) accountBalance(ctx context.Context, req *AccountBalanceRequest)
 	k.shortcode("ServiceProviderCode", spc)
 	k.check("Remarks", rem, remarks)
 	k.text("ThirdPartyConversationID", ref)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	d.initiatorFields(&k, &p, "Initiator")
 	p.add("CommandID", "AccountBalance")
 	p.add("PartyA", spc)
@@ -45,7 +45,7 @@ func (d *daraja) registerC2BURLs(ctx context.Context, req *RegisterC2BURLsReques
 	k := d.checker(APIC2BRegister)
 	k.shortcode("ShortCode", spc)
 	k.check("ResponseType", req.ResponseType, responseTypes)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("ShortCode", spc)
 	p.add("ResponseType", req.ResponseType)
 	p.add("ConfirmationURL", d.callbackURL(&k, "ConfirmationURL", req.ConfirmationURL, "", "the request"))
@@ -70,7 +70,7 @@ func (d *daraja) simulateC2B(ctx context.Context, req *SimulateC2BRequest) (*Sim
 	k.check("Amount", req.Amount, anyAmount)
 	k.msisdn("MSISDN", req.MSISDN)
 	optional(&k, "BillRefNumber", req.BillRefNumber, billRef)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("ShortCode", spc)
 	p.add("CommandID", cmd)
 	p.add("Amount", req.Amount)
@@ -93,7 +93,7 @@ func (d *daraja) pullRegister(ctx context.Context, req *PullRegisterRequest) (*P
 	k := d.checker(APIPullRegister)
 	k.shortcode("ShortCode", spc)
 	k.msisdn("NominatedNumber", req.NominatedNumber)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("ShortCode", spc)
 	p.add("RequestType", "Pull")
 	p.add("NominatedNumber", req.NominatedNumber)
@@ -130,7 +130,7 @@ func (d *daraja) pullQuery(ctx context.Context, req *PullQueryRequest) (*PullQue
 	if req.Offset < 0 {
 		k.fail("Offset", "must not be negative", strconv.Itoa(req.Offset))
 	}
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("ShortCode", spc)
 	p.add("StartDate", req.StartDate.In(eat).Format(pullDateLayout))
 	p.add("EndDate", req.EndDate.In(eat).Format(pullDateLayout))

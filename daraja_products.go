@@ -49,6 +49,10 @@ var (
 
 func (d *daraja) checker(api API) checker { return checker{api: api, rules: &darajaRules} }
 
+// darajaMaxFields is the most fields a Daraja request has (B2B), so that
+// a request's parameters are allocated once.
+const darajaMaxFields = 14
+
 // send validates, encodes and sends one call.
 func (d *daraja) send(ctx context.Context, k *checker, p params, ref string, out *darajaOutput, hold bool) error {
 	if err := k.err(); err != nil {
@@ -136,7 +140,7 @@ func (d *daraja) c2b(ctx context.Context, req *C2BRequest) (*PaymentResponse, er
 		k.shortcode("TillNumber", req.TillNumber)
 		typ, partyB = "CustomerBuyGoodsOnline", req.TillNumber
 	}
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("BusinessShortCode", spc)
 	d.stkCredentials(&k, &p, spc)
 	p.add("TransactionType", typ)
@@ -176,7 +180,7 @@ func (d *daraja) b2c(ctx context.Context, req *B2CRequest) (*PaymentResponse, er
 	k.check("PaymentItemsDesc", req.PaymentItemsDesc, remarks)
 	optional(&k, "TransactionReference", req.TransactionReference, occasion)
 	d.market(&k, req.Country, req.Currency)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("OriginatorConversationID", ref)
 	d.initiatorFields(&k, &p, "InitiatorName")
 	p.add("CommandID", cmd)
@@ -214,7 +218,7 @@ func (d *daraja) b2b(ctx context.Context, req *B2BRequest) (*PaymentResponse, er
 		k.msisdn("Requester", req.Requester)
 	}
 	d.market(&k, req.Country, req.Currency)
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	d.initiatorFields(&k, &p, "Initiator")
 	p.add("CommandID", cmd)
 	p.add("SenderIdentifierType", "4")
@@ -248,7 +252,7 @@ func (d *daraja) reversal(ctx context.Context, req *ReversalRequest) (*PaymentRe
 		k.fail("SecurityCredential", why, "")
 	}
 	d.market(&k, req.Country, "")
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	d.initiatorFields(&k, &p, "Initiator")
 	p.add("CommandID", "TransactionReversal")
 	p.add("TransactionID", req.TransactionID)
@@ -303,7 +307,7 @@ func (d *daraja) transactionStatus(ctx context.Context, req *TransactionStatusRe
 	k.shortcode("ServiceProviderCode", spc)
 	k.text("ThirdPartyConversationID", ref)
 	d.market(&k, req.Country, "")
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	d.initiatorFields(&k, &p, "Initiator")
 	p.add("CommandID", "TransactionStatusQuery")
 	if isReceipt(req.QueryReference) {
@@ -337,7 +341,7 @@ func (d *daraja) stkQuery(ctx context.Context, req *TransactionStatusRequest) (*
 	k.shortcode("ServiceProviderCode", spc)
 	k.text("ThirdPartyConversationID", ref)
 	d.market(&k, req.Country, "")
-	var p params
+	p := make(params, 0, darajaMaxFields)
 	p.add("BusinessShortCode", spc)
 	d.stkCredentials(&k, &p, spc)
 	p.add("CheckoutRequestID", req.QueryReference)
