@@ -183,8 +183,6 @@ func TestDarajaReconcileContextEnds(t *testing.T) {
 	require.NotNil(t, last)
 	assert.True(t, last.Async())
 	assert.GreaterOrEqual(t, len(f.requests()), 2, "asked again after each round without a result")
-	_, waiting := hub.Len()
-	assert.Zero(t, waiting, "no waiter left behind")
 }
 
 // TestDarajaTransportResends: a request that never left is sent again,
