@@ -22,6 +22,19 @@ const (
 	// APIBeneficiaryName is queryBeneficiaryName on OpenAPI v2 and
 	// queryCustomerName on the Mozambique gateway.
 	APIBeneficiaryName
+	// APIToken is Daraja's OAuth token request
+	// (GET /oauth/v1/generate).
+	APIToken
+	// APISTKQuery is Daraja's STK push query; TransactionStatus sends it
+	// for a CheckoutRequestID ("ws_CO_…").
+	APISTKQuery
+	// APIAccountBalance, APIC2BRegister, APIC2BSimulate, APIPullRegister
+	// and APIPullQuery are Daraja's own products.
+	APIAccountBalance
+	APIC2BRegister
+	APIC2BSimulate
+	APIPullRegister
+	APIPullQuery
 	apiCount // keep last
 )
 
@@ -44,6 +57,15 @@ var apis = [apiCount]apiInfo{
 	APIDirectDebitQuery:   {"directDebitQuery", true},
 	APIDirectDebitCancel:  {"directDebitCancel", false},
 	APIBeneficiaryName:    {"beneficiaryName", true},
+	// Daraja. Registering URLs changes the shortcode's configuration, and a
+	// simulated C2B payment moves (sandbox) money: neither is a query.
+	APIToken:          {"oauthToken", true},
+	APISTKQuery:       {"stkQuery", true},
+	APIAccountBalance: {"accountBalance", true},
+	APIC2BRegister:    {"c2bRegisterURL", false},
+	APIC2BSimulate:    {"c2bSimulate", false},
+	APIPullRegister:   {"pullRegister", false},
+	APIPullQuery:      {"pullQuery", true},
 }
 
 // String returns the short name of the API ("c2b", "transactionStatus").

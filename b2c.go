@@ -28,10 +28,27 @@ type B2CRequest struct {
 	// Country and Currency default to the client's market (OpenAPI v2).
 	Country  string
 	Currency string
+
+	// CommandID is Daraja's kind of payment: "BusinessPayment" (the
+	// default), "SalaryPayment" or "PromotionPayment". Daraja only.
+	CommandID string
+	// ResultURL and QueueTimeoutURL are where Daraja posts the result and
+	// a queue timeout; default WithResultURL and WithQueueTimeoutURL.
+	// Daraja only.
+	ResultURL       string
+	QueueTimeoutURL string
 }
 
 // B2C pays a customer (POST b2cPayment/). ErrInsufficientBalance means the
 // business wallet lacks funds.
+//
+// On Daraja it is B2C v3 (/mpesa/b2c/v3/paymentrequest), which needs
+// WithInitiator: ThirdPartyConversationID is the OriginatorConversationID,
+// Daraja's idempotency key (a reused one answers ErrDuplicate, which says
+// nothing of how the first payment ended), PaymentItemsDesc the Remarks
+// (2 to 100 characters) and TransactionReference the optional Occassion.
+// Amounts are whole shillings, 10 to 250,000. The answer is always
+// asynchronous (docs/gateways.md D15).
 func (c *Client) B2C(ctx context.Context, req B2CRequest) (*PaymentResponse, error) {
 	p, ok := c.d.(b2cPayer)
 	if !ok {

@@ -36,6 +36,16 @@ type C2BRequest struct {
 	// (OpenAPI v2 only).
 	Country  string
 	Currency string
+
+	// TillNumber makes a Daraja STK push a buy-goods payment
+	// (CustomerBuyGoodsOnline) to this till, with ServiceProviderCode the
+	// head-office or store number the passkey belongs to. Empty, the
+	// payment goes to the pay bill ServiceProviderCode
+	// (CustomerPayBillOnline). Daraja only.
+	TillNumber string
+	// ResultURL is where Daraja posts the STK result (CallBackURL);
+	// default WithResultURL. Daraja only.
+	ResultURL string
 }
 
 // C2B charges a customer (POST c2bPayment/singleStage/). The call stays open
@@ -45,6 +55,23 @@ type C2BRequest struct {
 // with INS-6), one who does not answer ErrPromptTimeout. If the outcome is
 // unknown (ErrOutcomeUnknown), call Reconcile with the reference before
 // anything else.
+//
+// On Daraja, C2B is the STK push (M-Pesa Express,
+// /mpesa/stkpush/v1/processrequest): the answer only says the prompt was
+// sent, its ConversationID is the CheckoutRequestID, and the result comes
+// to ResultURL; ask it with TransactionStatus or Reconcile on the
+// ConversationID. Amounts are whole shillings (1 to 250,000);
+// TransactionReference is the AccountReference shown in the prompt (at
+// most 12 characters) and PurchasedItemsDesc the optional TransactionDesc
+// (at most 13). An STK push is never sent again automatically once it may
+// have reached M-Pesa, not even after a rate-limit answer: every resend
+// would be a new prompt, and a customer with a prompt open gets
+// ErrCustomerBusy (docs/gateways.md D6, D10). STK has no merchant
+// reference: ThirdPartyConversationID (given or generated) is kept in the
+// answer and the errors for your logs and is not sent; a payment whose
+// outcome is unknown before a CheckoutRequestID came back cannot be
+// queried, so check with the customer or on the portal before asking
+// again.
 func (c *Client) C2B(ctx context.Context, req C2BRequest) (*PaymentResponse, error) {
 	p, ok := c.d.(c2bPayer)
 	if !ok {

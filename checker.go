@@ -104,6 +104,8 @@ func (k *checker) reference(field, v string) { k.check(field, v, k.rules.referen
 
 func (k *checker) paymentRef(field, v string) { k.check(field, v, k.rules.paymentRef) }
 
+func (k *checker) text(field, v string) { k.check(field, v, k.rules.text) }
+
 func (k *checker) alnum(field, v string, max int) {
 	if k.require(field, v) && !validate.Alnum(v, 1, max) {
 		k.fail(field, fmt.Sprintf("must be 1 to %d letters or digits", max), v)

@@ -70,6 +70,14 @@ const (
 // answer says nothing certain about it, returns an error matching
 // ErrOutcomeUnknown. All calls of a client share a retry budget
 // (WithRetryBudget), so that a failing gateway is not flooded with retries.
+//
+// On Daraja the same rules hold with Daraja's codes (docs/gateways.md X3):
+// spike arrest and quota answers (500.003.02, 500.003.03, sent with HTTP
+// 500) are resent as INS-16 is, except an STK push, whose every resend is a
+// new prompt on the customer's phone (docs/gateways.md D10); a refused
+// token (404.001.03, 400.003.01, 401.002.01) is dropped alone and the call
+// sent once more with a new one; 500.002.1001, a reused B2C
+// OriginatorConversationID, is ErrDuplicate.
 type Client struct {
 	gateway  Gateway
 	env      Environment
@@ -157,6 +165,17 @@ func (c *Client) Currency() string { return c.currency }
 //	c, err := mpesa.NewClient(apiKey,
 //		mpesa.WithGateway(mpesa.GatewayMozambique),
 //		mpesa.WithPublicKey(publicKey))
+//
+// For Daraja (Kenya), apiKey is the Daraja app's consumer key:
+//
+//	c, err := mpesa.NewClient(consumerKey,
+//		mpesa.WithGateway(mpesa.GatewayDaraja),
+//		mpesa.WithConsumerSecret(consumerSecret),
+//		mpesa.WithServiceProviderCode(shortcode),
+//		mpesa.WithPasskey(passkey),
+//		mpesa.WithInitiator(initiatorName, initiatorPassword),
+//		mpesa.WithResultURL(resultURL),
+//		mpesa.WithQueueTimeoutURL(timeoutURL))
 //
 // Every invalid option is reported, each by its name; the error never
 // contains a secret.

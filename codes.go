@@ -44,10 +44,11 @@ type codeEntry struct {
 // first, then the general ones.
 type codeTable []codeEntry
 
-// lookup finds code for api, preferring a row of that API.
+// lookup finds code for api, preferring a row of that API. "0" is the
+// iPG tables' "INS-0" unless the table has a row "0" of its own (Daraja).
 func (t codeTable) lookup(api API, code string) (codeEntry, bool) {
 	code = strings.TrimSpace(code)
-	if code == "0" {
+	if code == "0" && !t.has("0") {
 		code = "INS-0"
 	}
 	for _, e := range t {
@@ -66,6 +67,16 @@ func (t codeTable) lookup(api API, code string) (codeEntry, bool) {
 		}
 	}
 	return codeEntry{}, false
+}
+
+// has reports whether the table has a row for code, of any API.
+func (t codeTable) has(code string) bool {
+	for _, e := range t {
+		if e.info.Code == code {
+			return true
+		}
+	}
+	return false
 }
 
 // isSuccessCode reports whether a response or result code means success.

@@ -108,4 +108,26 @@ type (
 		directDebitQuery(ctx context.Context, req *DirectDebitQueryRequest) (*DirectDebitQueryResponse, error)
 		directDebitCancel(ctx context.Context, req *DirectDebitCancelRequest) (*DirectDebitCancelResponse, error)
 	}
+	// The Daraja-only products.
+	balanceQuerier interface {
+		accountBalance(ctx context.Context, req *AccountBalanceRequest) (*AccountBalanceResponse, error)
+	}
+	c2bRegistrar interface {
+		registerC2BURLs(ctx context.Context, req *RegisterC2BURLsRequest) (*RegisterC2BURLsResponse, error)
+	}
+	c2bSimulator interface {
+		simulateC2B(ctx context.Context, req *SimulateC2BRequest) (*SimulateC2BResponse, error)
+	}
+	puller interface {
+		pullRegister(ctx context.Context, req *PullRegisterRequest) (*PullRegisterResponse, error)
+		pullQuery(ctx context.Context, req *PullQueryRequest) (*PullQueryResponse, error)
+	}
+	// asyncStatusAwaiter is a dialect whose status query answers
+	// asynchronously and that can wait for the status result on the hub of
+	// WithResults (Daraja). Reconcile uses it: waited is false without a
+	// hub; earlier holds the ConversationIDs of the call's previous
+	// acknowledgements, whose results may come late.
+	asyncStatusAwaiter interface {
+		awaitStatus(ctx context.Context, ack *TransactionStatusResponse, earlier []string) (res *TransactionStatusResponse, waited bool, err error)
+	}
 )

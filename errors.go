@@ -27,7 +27,8 @@ var (
 	// ErrUnauthorized: the gateway refused the credentials (INS-2 invalid
 	// API key or session, an output_error answer with 401/403, Mozambique
 	// INS-4 user not active, INS-26 not authorized, INS-2001 initiator
-	// authentication error).
+	// authentication error; Daraja's invalid token and authentication
+	// codes, 2001 invalid initiator or PIN, 8006 credential locked).
 	ErrUnauthorized = errors.New("mpesa: unauthorized")
 	// ErrInvalidRequest: a parameter was refused, by the client's own
 	// validation (a *ValidationError, no request sent) or by the gateway
@@ -37,30 +38,34 @@ var (
 	// matches ErrInvalidRequest.
 	ErrInvalidMSISDN = errors.New("mpesa: invalid MSISDN")
 	// ErrDuplicate: the reference (ThirdPartyConversationID or
-	// ThirdPartyReference) was used before (INS-10, HTTP 409). It says that
-	// the reference is taken, not how the earlier payment ended; a status
-	// query tells.
+	// ThirdPartyReference) was used before (INS-10, HTTP 409; Daraja
+	// 500.002.1001). It says that the reference is taken, not how the
+	// earlier payment ended; a status query tells.
 	ErrDuplicate = errors.New("mpesa: duplicate transaction")
-	// ErrInsufficientBalance: the paying wallet lacks funds (INS-2006).
+	// ErrInsufficientBalance: the paying wallet lacks funds (INS-2006;
+	// Daraja result 1).
 	ErrInsufficientBalance = errors.New("mpesa: insufficient balance")
 	// ErrPromptTimeout: the customer did not answer the USSD PIN prompt in
-	// time (INS-9, HTTP 408). It is not a network timeout.
+	// time (INS-9, HTTP 408; Daraja 1037, 1019). It is not a network
+	// timeout.
 	ErrPromptTimeout = errors.New("mpesa: customer did not answer the prompt in time")
 	// ErrCancelledByCustomer: the customer declined the prompt (Mozambique
-	// INS-5).
+	// INS-5, Daraja 1032).
 	ErrCancelledByCustomer = errors.New("mpesa: transaction cancelled by customer")
 	// ErrTransactionFailed: the platform processed and failed the
 	// transaction (INS-6).
 	ErrTransactionFailed = errors.New("mpesa: transaction failed")
 	// ErrOverloaded: the gateway was temporarily overloaded and did not
-	// process the request (INS-16, HTTP 503).
+	// process the request (INS-16, HTTP 503; Daraja spike arrest
+	// 500.003.02 and quota 500.003.03, HTTP 500).
 	ErrOverloaded = errors.New("mpesa: gateway temporarily overloaded")
 	// ErrLimitBreached: a customer, organisation or API limit configured for
 	// the application was reached (OpenAPI INS-990…INS-996). OpenAPI
 	// enforces these limits per session.
 	ErrLimitBreached = errors.New("mpesa: transaction limit breached")
 	// ErrAPINotEnabled: the product is not enabled for the application
-	// (OpenAPI INS-997).
+	// (OpenAPI INS-997; Daraja 401.003.01, also the answer to a C2B API
+	// version the app lacks).
 	ErrAPINotEnabled = errors.New("mpesa: API not enabled")
 	// ErrInvalidMarket: the market does not offer this product (INS-998).
 	ErrInvalidMarket = errors.New("mpesa: invalid market")
@@ -68,7 +73,7 @@ var (
 	// payment the outcome is then unknown too.
 	ErrInternal = errors.New("mpesa: gateway internal error")
 	// ErrSessionCreation: getSession failed (INS-989) or answered without
-	// output_SessionID.
+	// output_SessionID; on Daraja, the OAuth token request failed.
 	ErrSessionCreation = errors.New("mpesa: session creation failed")
 	// ErrTransactionNotFound: the queried transaction is unknown (OpenAPI
 	// INS-23, Mozambique INS-997).
@@ -88,8 +93,21 @@ var (
 	// resend only with the same reference.
 	ErrOutcomeUnknown = errors.New("mpesa: outcome unknown")
 	// ErrNotSupported: the configured gateway does not offer the product
-	// (direct debit on the Mozambique gateway). Returned before any I/O.
+	// (direct debit on the Mozambique gateway, account balance outside
+	// Daraja, C2B simulation in Daraja's production). Returned before any
+	// I/O.
 	ErrNotSupported = errors.New("mpesa: not supported by this gateway")
+	// ErrAlreadyRegistered: the URLs or the shortcode are registered
+	// already (Daraja C2B register URL 500.003.1001 "Urls are already
+	// registered" or "Duplicate notification info", pull register 1001).
+	// In production the registration is done once; change it on the
+	// Daraja portal (docs/gateways.md D12, D22).
+	ErrAlreadyRegistered = errors.New("mpesa: already registered")
+	// ErrCustomerBusy: the customer already has a payment prompt open
+	// (Daraja STK push 500.001.1001 "Unable to lock subscriber"). Nothing
+	// was charged; ask again after at least a minute, never at once
+	// (docs/gateways.md D9, D10).
+	ErrCustomerBusy = errors.New("mpesa: customer already has a prompt open")
 )
 
 // parentOf lets a narrow sentinel also match its broader class.

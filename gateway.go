@@ -15,6 +15,11 @@ const (
 	// api.vm.co.mz, which listens on one port per API and has no session
 	// step: every call carries the encrypted API key.
 	GatewayMozambique
+	// GatewayDaraja is Safaricom's Daraja API for Kenya, at
+	// api.safaricom.co.ke (sandbox.safaricom.co.ke): an OAuth token
+	// shared by every call, results posted to the URLs each request
+	// names, whole-shilling amounts in KES.
+	GatewayDaraja
 	gatewayCount // keep last
 )
 
@@ -48,10 +53,12 @@ func init() {
 	gateways = [gatewayCount]gatewayInfo{
 		GatewayOpenAPI:    {name: "openapi-v2", codes: openAPICodes, callbacks: ipgCallbacks, build: newOpenAPI},
 		GatewayMozambique: {name: "mozambique-v1x", codes: mozambiqueCodes, callbacks: ipgCallbacks, build: newMozambique},
+		GatewayDaraja:     {name: "daraja", codes: darajaCodes, callbacks: darajaCallbacks, build: newDaraja},
 	}
 }
 
-// String returns a short, stable name: "openapi-v2" or "mozambique-v1x".
+// String returns a short, stable name: "openapi-v2", "mozambique-v1x" or
+// "daraja".
 func (g Gateway) String() string {
 	if g.valid() {
 		return gateways[g].name
@@ -67,11 +74,11 @@ func (g Gateway) valid() bool { return g >= 0 && g < gatewayCount }
 type Environment int
 
 const (
-	// Sandbox is the test deployment: openapi.m-pesa.com/sandbox and
-	// api.sandbox.vm.co.mz.
+	// Sandbox is the test deployment: openapi.m-pesa.com/sandbox,
+	// api.sandbox.vm.co.mz and sandbox.safaricom.co.ke.
 	Sandbox Environment = iota
-	// Production moves real money: openapi.m-pesa.com/openapi and
-	// api.vm.co.mz.
+	// Production moves real money: openapi.m-pesa.com/openapi,
+	// api.vm.co.mz and api.safaricom.co.ke.
 	Production
 )
 

@@ -209,6 +209,7 @@ func (d *ipg) interpret(rq *request, status int, data []byte) *Error {
 		return c.unexpected(rq, status, data, errors.New("empty body"), false)
 	}
 	out := rq.out.(*ipgOutput)
+	*out = ipgOutput{} // a resent call's answer owes nothing to the last one's
 	if err := out.decode(data); err != nil {
 		return c.unexpected(rq, status, data, err, false)
 	}

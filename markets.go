@@ -10,6 +10,8 @@ import (
 // Market is an OpenAPI v2 market, spelled as the URL context value of the
 // gateway documents ("vodacomTZN"). Each market fixes the input_Country and
 // default input_Currency values and the country calling code of its MSISDNs.
+// MarketKenya is the one market of another gateway (GatewayDaraja); its
+// name follows the same pattern.
 type Market string
 
 // The markets of the OpenAPI v2 gateway.
@@ -19,6 +21,9 @@ const (
 	MarketLesotho    Market = "vodacomLES"
 	MarketDRC        Market = "vodacomDRC"
 	MarketMozambique Market = "vodacomMOZ"
+	// MarketKenya is Safaricom's Kenya, served by GatewayDaraja only: it
+	// is not in Markets, and the OpenAPI gateway refuses it.
+	MarketKenya Market = "safaricomKEN"
 )
 
 type marketInfo struct {
@@ -39,6 +44,9 @@ var markets = map[Market]marketInfo{
 	MarketLesotho:    {"Vodacom Lesotho", "LES", "LSL", "266", 8, "56"},
 	MarketDRC:        {"Vodacom DR Congo", "DRC", "USD", "243", 9, "89"},
 	MarketMozambique: {"Vodacom Mozambique", "MOZ", "MZN", "258", 9, "8"},
+	// Safaricom numbers are 07… and, since 2019, 01… (0110, 0111):
+	// docs/gateways.md D25, X9.
+	MarketKenya: {"Safaricom Kenya", "KEN", "KES", "254", 9, "71"},
 }
 
 // Markets returns the markets of the OpenAPI v2 gateway, in the order of the
@@ -47,7 +55,8 @@ func Markets() []Market {
 	return []Market{MarketGhana, MarketTanzania, MarketLesotho, MarketDRC, MarketMozambique}
 }
 
-// Valid reports whether m is one of the documented markets.
+// Valid reports whether m is one of the documented markets, MarketKenya
+// included.
 func (m Market) Valid() bool { _, ok := markets[m]; return ok }
 
 // Country returns the input_Country value of the market ("TZN"), or "" for an
@@ -73,7 +82,9 @@ func (m Market) NationalNumberLength() int { return markets[m].nationalDigits }
 // gateways take for market m: the calling code and the national number,
 // digits only. For Tanzania "+255 74 455 3111", "00255744553111",
 // "0744553111" and "744553111" all become "255744553111"; for Mozambique
-// "84 333 0333" becomes "258843330333". Spaces, dashes, dots and
+// "84 333 0333" becomes "258843330333"; for Kenya "0712 345 678",
+// "0110 123 456", "+254712345678" and "254712345678" become 254 and nine
+// digits starting with 7 or 1. Spaces, dashes, dots and
 // parentheses are ignored. A number that cannot be a mobile number of the
 // market is an error matching ErrInvalidMSISDN.
 //

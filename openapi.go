@@ -73,6 +73,9 @@ func newOpenAPI(c *Client, s *settings) (dialect, []error) {
 	if s.market == "" {
 		errs = append(errs, errors.New("mpesa: WithMarket: a market is required on the OpenAPI gateway"))
 	}
+	if s.market == MarketKenya {
+		errs = append(errs, errors.New("mpesa: WithMarket: Kenya is served by GatewayDaraja, not the OpenAPI gateway"))
+	}
 	if s.serviceProviderCode != "" && !openAPIRules.shortcode.ok(s.serviceProviderCode) {
 		errs = append(errs, optionError("WithServiceProviderCode", "%q is not 4 to 12 letters or digits", s.serviceProviderCode))
 	}

@@ -45,6 +45,15 @@ type settings struct {
 	retryRefill         float64
 	currencySet         bool
 	credentialStore     CredentialStore
+
+	// Daraja.
+	consumerSecret  Secret
+	passkey         Secret
+	resultURL       string
+	queueTimeoutURL string
+	c2bVersion      int
+	certificate     *rsa.PublicKey
+	results         *Results
 }
 
 // WithGateway selects the gateway. The default is GatewayOpenAPI.
@@ -59,7 +68,8 @@ func WithGateway(g Gateway) Option {
 }
 
 // WithMarket selects the OpenAPI v2 market. It is required on GatewayOpenAPI;
-// on GatewayMozambique only MarketMozambique is accepted.
+// on GatewayMozambique only MarketMozambique is accepted, on GatewayDaraja
+// only MarketKenya (the default there), which GatewayOpenAPI refuses.
 func WithMarket(m Market) Option {
 	return func(s *settings) error {
 		if !m.Valid() {
@@ -118,7 +128,8 @@ func WithBaseURL(rawURL string) Option {
 // WithPublicKey sets the gateway's RSA public key: base64 DER
 // SubjectPublicKeyInfo as the portals show it, or PEM. The OpenAPI key of the
 // developer portal is the default on GatewayOpenAPI; on GatewayMozambique
-// the key is required.
+// the key is required. On GatewayDaraja it replaces the key of the embedded
+// certificate, as WithCertificate does.
 func WithPublicKey(key string) Option {
 	return func(s *settings) error {
 		pub, err := ParsePublicKey(key)
@@ -264,7 +275,10 @@ func WithSessionActivation(d time.Duration) Option {
 // WithServiceProviderCode sets the shortcode requests use when they leave
 // theirs empty: the ServiceProviderCode of C2B, B2C, reversal, status,
 // direct debit and name queries, and the PrimaryPartyCode of B2B. NewClient
-// checks it with the gateway's rule.
+// checks it with the gateway's rule. On Daraja it is the business
+// shortcode (pay bill, or the head-office number of a till), also the
+// default of AccountBalance, RegisterC2BURLs, SimulateC2B and the pull
+// requests.
 func WithServiceProviderCode(code string) Option {
 	return func(s *settings) error {
 		if code == "" {
@@ -279,6 +293,12 @@ func WithServiceProviderCode(code string) Option {
 // Mozambique reversals need (input_InitiatorIdentifier,
 // input_SecurityCredential) when a ReversalRequest leaves them empty. Both
 // are issued by Vodacom. The credential is kept as a Secret.
+//
+// On Daraja it is the initiator name and the initiator's password in
+// clear, as set on the M-Pesa business portal: B2C, B2B, reversal,
+// transaction status and account balance need them. The client encrypts
+// the password into the SecurityCredential once, in NewClient, with
+// Safaricom's certificate of the environment (or WithCertificate).
 func WithInitiator(identifier string, credential Secret) Option {
 	return func(s *settings) error {
 		if !validate.Text(identifier, 1, 1<<10) || !validate.Text(string(credential), 1, 1<<10) {
@@ -328,4 +348,108 @@ func isHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// WithConsumerSecret sets the consumer secret of the Daraja app; the
+// consumer key is NewClient's first argument. Required on GatewayDaraja.
+func WithConsumerSecret(secret Secret) Option {
+	return func(s *settings) error {
+		if !validate.Text(string(secret), 1, 1<<10) {
+			return optionError("WithConsumerSecret", "the secret must be set, as valid UTF-8 without control characters")
+		}
+		s.consumerSecret = secret
+		return nil
+	}
+}
+
+// WithPasskey sets the Lipa na M-Pesa Online passkey of the shortcode
+// (WithServiceProviderCode), which the STK push (C2B) and STK query need on
+// GatewayDaraja. Safaricom e-mails it after go-live; the sandbox shortcode
+// 174379 has a public one.
+func WithPasskey(passkey Secret) Option {
+	return func(s *settings) error {
+		if !validate.Text(string(passkey), 1, 1<<10) {
+			return optionError("WithPasskey", "the passkey must be set, as valid UTF-8 without control characters")
+		}
+		s.passkey = passkey
+		return nil
+	}
+}
+
+// WithResultURL sets the URL Daraja posts results to when a request names
+// none: the ResultURL of B2C, B2B, reversal, transaction status and account
+// balance, and the CallBackURL of an STK push. NewClient checks it with
+// Daraja's rules: HTTPS in production, no spaces, none of the words
+// Daraja refuses (M-PESA, mpesa, Safaricom, exe, exec, cmd, SQL, query),
+// and in production no ngrok, mockbin or requestbin host
+// (docs/gateways.md D26).
+func WithResultURL(rawURL string) Option {
+	return func(s *settings) error {
+		if rawURL == "" {
+			return optionError("WithResultURL", "empty URL")
+		}
+		s.resultURL = rawURL
+		return nil
+	}
+}
+
+// WithQueueTimeoutURL sets the URL Daraja posts to when a request timed out
+// in its queue (QueueTimeOutURL), for requests that name none; checked as
+// WithResultURL. Such a notification means the outcome is unknown:
+// reconcile before anything else.
+func WithQueueTimeoutURL(rawURL string) Option {
+	return func(s *settings) error {
+		if rawURL == "" {
+			return optionError("WithQueueTimeoutURL", "empty URL")
+		}
+		s.queueTimeoutURL = rawURL
+		return nil
+	}
+}
+
+// WithC2BVersion selects the version of Daraja's C2B register URL and
+// simulate APIs, 1 or 2. Which one works depends on the API products
+// enabled on the Daraja app; the wrong one answers ErrAPINotEnabled
+// (401.003.01). Default 2 (docs/gateways.md D5).
+func WithC2BVersion(version int) Option {
+	return func(s *settings) error {
+		if version != 1 && version != 2 {
+			return optionError("WithC2BVersion", "%d is not 1 or 2", version)
+		}
+		s.c2bVersion = version
+		return nil
+	}
+}
+
+// WithCertificate sets the certificate whose RSA public key encrypts the
+// Daraja SecurityCredential, in PEM or as base64 DER, should Safaricom
+// publish another one. By default the client uses the certificate of the
+// environment that Safaricom's developer portal publishes, embedded in the
+// package. Dates and chain are never checked: the published certificates
+// expired long ago and are still the ones Daraja uses (docs/gateways.md
+// D11).
+func WithCertificate(cert string) Option {
+	return func(s *settings) error {
+		pub, err := parseCertificateKey([]byte(cert))
+		if err != nil {
+			return optionError("WithCertificate", "%v", err)
+		}
+		s.certificate = pub
+		return nil
+	}
+}
+
+// WithResults gives the client the hub its result Handler feeds
+// (FeedResults), so that Reconcile can wait there for a status that comes
+// by callback: Daraja's transaction status API answers only with an
+// acceptance, and posts the state to the ResultURL. Without it, Reconcile
+// returns that acceptance (Async reports true). See Reconcile.
+func WithResults(hub *Results) Option {
+	return func(s *settings) error {
+		if hub == nil {
+			return optionError("WithResults", "nil *Results")
+		}
+		s.results = hub
+		return nil
+	}
 }

@@ -664,6 +664,7 @@ func wireGolden(t *testing.T, name, got string) {
 func TestWireGoldenFilesAreAllUsed(t *testing.T) {
 	t.Parallel()
 	want := []string{filepath.Join("wire", GatewayOpenAPI.String(), "getSession.golden")}
+	want = append(want, darajaWireFiles()...)
 	for _, tc := range wireCases() {
 		want = append(want, filepath.Join("wire", tc.gateway.String(), tc.file+".golden"))
 	}

@@ -43,6 +43,19 @@ const notFoundLimit = 3
 // context's error; give ctx a deadline past the payment timeout. When the
 // status product answers asynchronously, it returns that first answer
 // (Async reports true): the state comes by callback.
+//
+// On Daraja, a CheckoutRequestID (the ConversationID of an STK push) is
+// polled with the STK query until the payment is final. Any other
+// reference goes to the transaction status API, which answers
+// asynchronously: with WithResults(hub), hub being the Results the result
+// Handler feeds (FeedResults), Reconcile waits on the hub for the status
+// result of each query, up to the longer of the query timeout and the
+// reconcile backoff cap, then asks again; a result that came late for an
+// earlier query still counts. The state is the result parameter
+// TransactionStatus (Completed, Cancelled, Expired; Declined is
+// StatusFailed; Initiated and Authorized are StatusPending), and a failed
+// result is returned as its error. Without WithResults it returns the
+// first acknowledgement, as above.
 func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*TransactionStatusResponse, error) {
 	sent := req.SentAt
 	if sent.IsZero() {
@@ -50,12 +63,20 @@ func (c *Client) Reconcile(ctx context.Context, req TransactionStatusRequest) (*
 	}
 	settled := sent.Add(c.paymentTimeout) // no verdict of absence before this
 	var last *TransactionStatusResponse
-	unknown := 0 // answers in a row that gave no state: not found or N/A
+	var acks []string // ConversationIDs of asynchronous answers, for awaitAsync
+	unknown := 0      // answers in a row that gave no state: not found or N/A
 	wait := c.reconcileBase
 	for {
 		q := req
 		q.ThirdPartyConversationID = "" // every query has a reference of its own
 		res, err := c.TransactionStatus(ctx, q)
+		if err == nil && res.Async() {
+			last = res
+			var waited bool
+			if res, waited, err = c.awaitAsync(ctx, res, &acks); !waited {
+				return last, nil
+			}
+		}
 		switch {
 		case err == nil:
 			last = res

@@ -21,10 +21,25 @@ type ReversalRequest struct {
 	// WithInitiator. OpenAPI v2 does not take them.
 	InitiatorIdentifier string
 	SecurityCredential  Secret
+
+	// Remarks, 2 to 100 characters, default "Reversal"; ResultURL and
+	// QueueTimeoutURL default to WithResultURL and WithQueueTimeoutURL.
+	// Daraja only.
+	Remarks         string
+	ResultURL       string
+	QueueTimeoutURL string
 }
 
 // Reversal reverses a transaction (PUT reversal/). The funds go back from
 // the party that received them to the one that paid.
+//
+// On Daraja (/mpesa/reversal/v1/request, TransactionReversal) the initiator
+// comes from WithInitiator, ReversalAmount is required (whole shillings),
+// ServiceProviderCode is the ReceiverParty (identifier type 11), and the
+// result comes to ResultURL. STK payments can be reversed, B2C payments
+// cannot. Daraja's reversal takes no merchant reference, so
+// ThirdPartyConversationID is kept for your logs only (docs/gateways.md
+// D19).
 func (c *Client) Reversal(ctx context.Context, req ReversalRequest) (*PaymentResponse, error) {
 	p, ok := c.d.(reverser)
 	if !ok {

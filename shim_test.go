@@ -51,6 +51,9 @@ func offeredBy(api API, g Gateway) bool {
 	case GatewayMozambique:
 		_, ok := mozambiqueEndpoints[api]
 		return ok
+	case GatewayDaraja:
+		_, ok := darajaPaths[api]
+		return ok
 	}
 	return false
 }

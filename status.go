@@ -56,6 +56,11 @@ type TransactionStatusRequest struct {
 	// payment timeout has passed since then; zero means now.
 	// TransactionStatus ignores it.
 	SentAt time.Time
+	// ResultURL and QueueTimeoutURL are where Daraja posts the status
+	// (ResultURL) or a queue timeout; they default to WithResultURL and
+	// WithQueueTimeoutURL. Daraja only; an STK query takes neither.
+	ResultURL       string
+	QueueTimeoutURL string
 }
 
 // TransactionStatusResponse is the answer to a status query.
@@ -67,9 +72,17 @@ type TransactionStatusResponse struct {
 	// TransactionStatus is empty when the answer is asynchronous.
 	TransactionStatus TransactionStatus
 	// OriginalTransactionID and Reversed are OpenAPI v2 fields: the
-	// queried transaction's ID and whether it was reversed.
+	// queried transaction's ID and whether it was reversed. On Daraja
+	// OriginalTransactionID is the M-Pesa receipt, where the answer has
+	// one.
 	OriginalTransactionID string
 	Reversed              bool
+	// ResultCode and ResultDesc are Daraja's result of the payment: the
+	// STK query's ResultCode ("0", "1032" …) or the status result's. Look
+	// a code up with LookupCode(GatewayDaraja, APIC2B, code) for an STK
+	// push.
+	ResultCode string `json:",omitempty"`
+	ResultDesc string `json:",omitempty"`
 }
 
 // Async reports whether the answer was the asynchronous one: the status will
@@ -79,6 +92,17 @@ func (r *TransactionStatusResponse) Async() bool { return r.TransactionStatus ==
 // TransactionStatus queries the state of a transaction (GET
 // queryTransactionStatus). Queries are retried on network errors, 5xx and
 // INS-16.
+//
+// On Daraja, a CheckoutRequestID ("ws_CO_…", the ConversationID of an STK
+// push) is asked with the STK query, which answers at once: "being
+// processed" is StatusPending, and the result code maps to a state (0
+// Completed, 1032 Cancelled, 1019 and 1037 Expired, any other Failed, with
+// ResultCode and ResultDesc set). Any other QueryReference goes to the
+// transaction status API, whose answer is asynchronous (Async reports
+// true): the state is posted to the ResultURL. A QueryReference of exactly
+// ten capital letters and digits is sent as an M-Pesa receipt
+// (TransactionID), anything else as OriginalConversationID
+// (docs/gateways.md D8, D18).
 func (c *Client) TransactionStatus(ctx context.Context, req TransactionStatusRequest) (*TransactionStatusResponse, error) {
 	q, ok := c.d.(statusQuerier)
 	if !ok {

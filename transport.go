@@ -275,8 +275,10 @@ func (c *Client) unexpected(rq *request, status int, data []byte, cause error, r
 
 // secretFields are the members of an answer that carry a new secret: a new
 // session ID or token is masked in an excerpt even when the client never
-// got to store it (a truncated answer, one without a code).
-var secretFields = []string{"output_SessionID", "access_token"}
+// got to store it (a truncated answer, one without a code). Daraja's
+// Password (base64 of the shortcode, the passkey and a timestamp) and
+// SecurityCredential are masked too, should a proxy echo a request.
+var secretFields = []string{"output_SessionID", "access_token", "Password", "SecurityCredential"}
 
 // excerpt returns the start of an answer for an error, with every secret
 // the client holds or the answer carries masked.

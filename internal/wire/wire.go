@@ -43,6 +43,9 @@ func JSONLen(params []Param) int {
 
 const hex = "0123456789abcdef"
 
+// AppendString appends s as a JSON string, escaped as AppendJSON escapes.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
