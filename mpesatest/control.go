@@ -45,6 +45,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) bool {
 	switch {
 	case r.URL.Path == "/":
 		s.servePage(w, r)
+	case r.URL.Path == "/favicon.ico":
+		// Browsers ask for it; no gateway path is this, and the journal
+		// is the gateways'.
+		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == "/_sim" || strings.HasPrefix(r.URL.Path, ControlPrefix):
 		s.controlMux().ServeHTTP(w, r)
 	default:
