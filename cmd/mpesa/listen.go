@@ -290,7 +290,7 @@ func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw 
 		}
 		if info, ok := mpesa.LookupCode(res.Gateway, res.API, res.ResultCode); ok && !res.OK() {
 			l.Meaning = info.Description
-			if info.Kind != nil {
+			if info.Kind != nil && !strings.EqualFold(strings.TrimPrefix(info.Kind.Error(), "mpesa: "), info.Description) {
 				l.Meaning += " (" + strings.TrimPrefix(info.Kind.Error(), "mpesa: ") + ")"
 			}
 		}

@@ -88,6 +88,12 @@ func (r *report) failed(err error, payment bool) {
 	switch {
 	case errors.Is(err, mpesa.ErrOutcomeUnknown):
 		r.Outcome, r.exit = "unknown", exitUnknown
+		if r.Description == "" {
+			r.Description = "no usable answer"
+			if e.Err != nil {
+				r.Description += ": " + lastPart(e.Err.Error())
+			}
+		}
 		r.Next = "the payment may have gone through: do not pay again under a new reference; reconcile with: mpesa status " + r.Reference
 	case e.HTTPStatus != 0 && !errors.Is(err, mpesa.ErrUnexpectedResponse) && !e.Retryable():
 		r.Outcome, r.exit = "refused", exitRefused
@@ -146,4 +152,13 @@ func (r *report) print(w io.Writer, asJSON bool) int {
 	}
 	row("next", r.Next)
 	return r.exit
+}
+
+// lastPart is the end of a wrapped error's text ("connection reset by
+// peer"), without the URL that net/http puts in front.
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,7 +178,7 @@ func startSim(c *simConfig, asyncAPIs []mpesa.API, logger *slog.Logger) (*mpesat
 	if err != nil {
 		return nil, nil, fmt.Errorf("--addr %q: %w", c.addr, err)
 	}
-	info := &simInfo{keyFile: c.keyFile, caFile: c.caOut, asyncURL: c.asyncURL, asyncAPIs: asyncAPIs,
+	info := &simInfo{keyFile: c.keyFile, caFile: absPath(c.caOut), asyncURL: c.asyncURL, asyncAPIs: asyncAPIs,
 		interactive: c.interactive, promptTimeout: c.promptTimeout}
 	opts := []mpesatest.Option{
 		mpesatest.WithControlPlane(),
@@ -291,6 +292,17 @@ func simTLS(c *simConfig, addrHost string) (*tls.Config, error) {
 		}
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// absPath makes the env file's paths work from any directory.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 func dedup(in []string) []string {
