@@ -472,7 +472,7 @@ func TestListenReceivesAndForwards(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &line))
 	assert.Equal(t, "INS-2006", line["result_code"])
 	assert.Equal(t, "mozambique-v1x", line["gateway"])
-	assert.Contains(t, line["meaning"], "insufficient balance")
+	assert.Equal(t, "Insufficient balance", line["meaning"])
 	assert.Equal(t, "0", line["ack"].(map[string]any)["output_ResponseCode"])
 	fwd := line["forward"].(map[string]any)
 	assert.Equal(t, float64(200), fwd["status"])
