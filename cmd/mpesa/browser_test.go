@@ -48,7 +48,7 @@ func TestPhonePageInABrowser(t *testing.T) {
 
 	// Some traffic first, so that the journal has something to show.
 	file := []string{"--env-file", s.envFile}
-	r := mpesaCmd(t, nil, append([]string{"pay", "c2b", "--amount", "150.00", "--gateway", "mozambique", "--reference", "ORDER-1041"}, file...)...)
+	r := mpesaCmd(t, nil, append([]string{"pay", "c2b", "--amount", "150.00", "--gateway", "mozambique", "--transaction-reference", "ORDER-1041"}, file...)...)
 	require.Equal(t, exitPending, r.code, r.all())
 	require.Equal(t, "0", (<-results).ResultCode)
 	r = mpesaCmd(t, nil, append([]string{"pay", "b2c", "--amount", "75", "--msisdn", mpesatest.MSISDNSuccess}, file...)...)
@@ -64,7 +64,7 @@ func TestPhonePageInABrowser(t *testing.T) {
 	page.waitFor(t, "the customer", `document.getElementById("customers").textContent.includes("`+customer+`")`)
 
 	// The customer is asked to pay.
-	r = mpesaCmd(t, nil, append([]string{"pay", "c2b", "--amount", "250.00", "--gateway", "mozambique", "--msisdn", customer, "--reference", "ORDER-1042", "--ref", "CHECKOUT1042"}, file...)...)
+	r = mpesaCmd(t, nil, append([]string{"pay", "c2b", "--amount", "250.00", "--gateway", "mozambique", "--msisdn", customer, "--transaction-reference", "ORDER-1042", "--ref", "CHECKOUT1042"}, file...)...)
 	require.Equal(t, exitPending, r.code, r.all())
 	page.waitFor(t, "the PIN prompt", `document.querySelector(".phone button.decline")`)
 	var text string

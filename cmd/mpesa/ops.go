@@ -235,7 +235,7 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	amount := op.fs.String("amount", "", "the amount, a decimal string (required)")
 	msisdn := op.fs.String("msisdn", "", "c2b, b2c: the customer's number with country code (env MPESA_CUSTOMER_MSISDN)")
 	receiver := op.fs.String("receiver", "", "b2b: the shortcode credited")
-	txRef := op.fs.String("reference", "", "the customer-facing TransactionReference (default: generated)")
+	txRef := op.fs.String("transaction-reference", "", "the customer-facing TransactionReference, 1 to 20 characters (default: generated)")
 	ref := op.fs.String("ref", "", "the payment's own reference and idempotency key, ThirdPartyConversationID (default: generated and printed); give the printed one to send a payment again safely")
 	desc := op.fs.String("desc", "", "OpenAPI v2: the description of what is paid (default \"mpesa CLI payment\")")
 	wait := op.fs.Duration("wait", 0, "when the answer is asynchronous, ask the status until it is final, for at most this long")
