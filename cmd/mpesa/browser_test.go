@@ -26,6 +26,11 @@ import (
 // also writes the screenshot of the page with the prompt open there
 // (docs/sim-phone.png is made so).
 func TestPhonePageInABrowser(t *testing.T) {
+	if raceEnabled {
+		// A browser beside the race detector only slows the other
+		// packages' timing tests; the page has no Go code to race.
+		t.Skip("the browser test runs without -race (go test ./cmd/mpesa, .ci/cli.sh)")
+	}
 	chromium := findChromium()
 	if chromium == "" {
 		t.Skip("no Chromium: install it (Debian: apt-get install -y chromium) or set MPESA_CHROMIUM to run the browser test")
