@@ -174,7 +174,7 @@ func (s *Server) WaitCallbacks(ctx context.Context, n int) ([]Callback, error) {
 // nil, runs when the delay is over, before the first attempt: it makes the
 // transaction final.
 func (s *Server) startDelivery(rq *request, params map[string]string, settle func()) {
-	a := s.cfg.async
+	a := rq.async
 	rec := &Callback{Gateway: rq.gw, API: rq.api, URL: a.URL, Params: params}
 	s.mu.Lock()
 	if s.closed {
@@ -184,12 +184,11 @@ func (s *Server) startDelivery(rq *request, params map[string]string, settle fun
 	s.callbacks = append(s.callbacks, rec)
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.deliver(rec, settle)
+	go s.deliver(rec, a, settle)
 }
 
-func (s *Server) deliver(rec *Callback, settle func()) {
+func (s *Server) deliver(rec *Callback, a *Async, settle func()) {
 	defer s.wg.Done()
-	a := s.cfg.async
 	defer func() {
 		s.mu.Lock()
 		rec.Done = true
@@ -221,6 +220,7 @@ func (s *Server) deliver(rec *Callback, settle func()) {
 			rec.Acknowledged = true
 		}
 		s.mu.Unlock()
+		s.attempted(rec, at, reason, i+1, a.MaxAttempts)
 		if at.Err == "" {
 			return
 		}

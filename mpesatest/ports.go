@@ -2,8 +2,6 @@ package mpesatest
 
 import (
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -112,7 +110,12 @@ func (s *Server) startMozambiqueListeners() {
 	s.mozServers = make(map[mpesa.API]*httptest.Server, len(mozambiqueAPIs))
 	for _, api := range mozambiqueAPIs {
 		api := api
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.mozPorts[api])))
+		// A listener given with WithMozambiqueListeners (listen.go) is
+		// used as it is.
+		ln, err := s.cfg.ext.mozListeners[api], error(nil)
+		if ln == nil {
+			ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.mozPorts[api])))
+		}
 		if err != nil {
 			for _, ts := range s.mozServers {
 				ts.Close()
@@ -121,14 +124,9 @@ func (s *Server) startMozambiqueListeners() {
 			s.cancel()
 			panic(fmt.Sprintf("mpesatest: WithMozambiquePorts: listening for %v: %v", api, err))
 		}
-		ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mozServers[api] = s.startListener(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.serve(w, r, api)
 		}))
-		_ = ts.Listener.Close()
-		ts.Listener = ln
-		ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-		ts.StartTLS()
-		s.mozServers[api] = ts
 	}
 }
 

@@ -116,7 +116,7 @@ func (s *Server) forced(rq *request, code string) answer {
 // document describes; by default the products whose results come by callback;
 // otherwise the APIs listed.
 func (s *Server) asyncFor(rq *request) bool {
-	a := s.cfg.async
+	a := rq.async
 	if a == nil || rq.api == mpesa.APIGetSession {
 		return false
 	}
@@ -308,6 +308,9 @@ func (s *Server) resultParams(rq *request, conv, code, id string) map[string]str
 func (s *Server) pay(rq *request) answer {
 	if code := validate(rq); code != "" {
 		return s.refuse(rq, code)
+	}
+	if rq.api == mpesa.APIC2B && s.interactive(rq.params["input_CustomerMSISDN"]) {
+		return s.promptPay(rq) // phone.go: the customer answers on the phone page
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

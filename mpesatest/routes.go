@@ -108,6 +108,10 @@ type request struct {
 	// value that is not a string, a repeated query key).
 	paramErr error
 	call     *Call
+	// async is the asynchronous configuration the call is answered
+	// under, read once as it arrives (SetAsync may change it meanwhile);
+	// nil answers synchronously.
+	async *Async
 }
 
 // refKey is the name of the caller's per-request reference on the gateway.
@@ -128,7 +132,12 @@ func outRefKey(g mpesa.Gateway) string {
 	return "output_ThirdPartyConversationID"
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, 0) }
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveControl(w, r) {
+		return
+	}
+	s.serve(w, r, 0)
+}
 
 // serve handles a request. only, when not 0, is the one Mozambique API that
 // the listener serves (WithMozambiquePorts): any other path is not found
@@ -142,6 +151,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, only mpesa.API) {
 		Header: journalHeader(r.Header),
 	}
 	s.journal(call)
+	defer s.callDone(call)
 
 	// Read the whole request first: every answer, a reset connection
 	// included, comes after the gateway has read it.
@@ -156,7 +166,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, only mpesa.API) {
 		return
 	}
 	rt, market := tg.route, tg.market
-	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, env: tg.env, call: call}
+	rq := &request{r: r, route: rt, gw: rt.gateway, api: rt.api, market: market, env: tg.env, call: call, async: s.currentAsync()}
 	s.note(call, func(c *Call) { c.Gateway, c.API, c.Market = rt.gateway, rt.api, market })
 	if readErr != nil {
 		s.writeError(w, call, http.StatusRequestEntityTooLarge, "Request body too large")
@@ -423,6 +433,7 @@ func (s *Server) writeAnswer(w http.ResponseWriter, rq *request, a answer) {
 	writeJSON(w, a.status, a.body)
 	s.note(rq.call, func(c *Call) { c.Status, c.Response = a.status, journalParams(a.body) })
 	if a.after != nil {
+		s.callAnswered(rq.call) // before the callback it starts, in the access log too
 		a.after()
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +68,10 @@ type Server struct {
 	// changed is closed and replaced whenever a callback delivery ends,
 	// to wake WaitCallbacks.
 	changed chan struct{}
+
+	// ext holds the state of the run-time controls (control.go, phone.go,
+	// listen.go, events.go).
+	ext serverExt
 }
 
 type config struct {
@@ -88,6 +90,9 @@ type config struct {
 	// mozPorts is the port of each per-API Mozambique listener (0: any
 	// free port); nil when WithMozambiquePorts was not given.
 	mozPorts map[mpesa.API]int
+	// ext holds the options of the run-time controls (listen.go,
+	// phone.go, events.go, control.go).
+	ext extConfig
 }
 
 // An Option configures a Server.
@@ -230,13 +235,10 @@ func NewServer(opts ...Option) *Server {
 		changed:   make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.initExt()
 	// HTTP/1.1 only: the reset scenario hijacks the connection, which
 	// HTTP/2 does not allow.
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	// The scenarios abort handlers and reset connections on purpose; the
-	// server's complaints about that are noise in a test log.
-	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	s.ts.StartTLS()
+	s.ts = s.startListener(cfg.ext.listener, http.HandlerFunc(s.serveHTTP))
 	if cfg.mozPorts != nil {
 		s.startMozambiqueListeners()
 	}
@@ -310,6 +312,7 @@ func (s *Server) Close() {
 		if a := s.cfg.async; a != nil && a.ownClient {
 			a.Client.CloseIdleConnections()
 		}
+		s.closeExt()
 	})
 }
 

@@ -78,6 +78,10 @@ type Customer struct {
 	// and, masked, the customer-name query (Mozambique). Empty names are
 	// answered as "Test" and "Customer".
 	FirstName, LastName string
+	// Interactive makes a C2B payment of the customer wait for an answer
+	// to its PIN prompt (AnswerPrompt, or the phone page of the control
+	// plane) instead of ending at once as Outcome says; see Prompt.
+	Interactive bool
 }
 
 func defaultCustomers() map[string]Customer {
