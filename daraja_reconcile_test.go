@@ -176,7 +176,7 @@ func TestDarajaReconcileContextEnds(t *testing.T) {
 	statusAcks(f)
 	c, _ := darajaClient(t, f, WithResults(hub), WithReconcileBackoff(time.Millisecond, 2*time.Millisecond),
 		WithQueryTimeout(20*time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	last, err := c.Reconcile(ctx, TransactionStatusRequest{QueryReference: "PDU91HIVIT"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)

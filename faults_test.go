@@ -39,7 +39,9 @@ func newFaultClient(t testing.TB, gk faultGatewayKind, g *faultGateway, extra ..
 	opts := []Option{
 		WithPublicKey(pub), WithBaseURL(g.base), WithHTTPClient(g.client),
 		WithMaxRetries(2), WithRetryBackoff(time.Millisecond, 5*time.Millisecond),
-		WithQueryTimeout(300 * time.Millisecond),
+		// Generous, so that a loaded machine does not turn a slow answer
+		// into a timeout; the cells that test timeouts set their own.
+		WithQueryTimeout(10 * time.Second),
 	}
 	if gk.openAPI {
 		opts = append(opts, WithMarket(MarketTanzania), WithServiceProviderCode("000000"))
@@ -136,8 +138,10 @@ type faultCase struct {
 	// of seconds (REFUSED_STREAM): the first request over the bound is
 	// answered normally, so that a broken cell ends quickly.
 	capAtBound bool
-	// timeout is the call's context deadline; 3 s when nil.
-	timeout        func(query bool) time.Duration
+	// timeout is the call's context deadline; 20 s when nil.
+	timeout func(query bool) time.Duration
+	// opts are client options of the cell.
+	opts           []Option
 	payment, query faultWant
 }
 
@@ -334,10 +338,11 @@ var faultCases = []faultCase{
 	},
 	{
 		// 7. The server reads the request and never answers. The
-		// payment's context ends after 300 ms; each query attempt ends
-		// after WithQueryTimeout(300ms) under a 5 s context.
+		// payment's context ends after 2 s; each query attempt ends
+		// after WithQueryTimeout(1s) under a 20 s context.
 		name: "slow_past_timeout", cfg: always(faultAction{kind: faultHoldRequest}),
-		timeout: faultDeadline(300*time.Millisecond, 5*time.Second),
+		timeout: faultDeadline(2*time.Second, 20*time.Second),
+		opts:    []Option{WithQueryTimeout(time.Second)},
 		payment: faultWant{min: 1, max: 1, is: []error{ErrOutcomeUnknown, context.DeadlineExceeded}},
 		query:   faultWant{min: 3, max: 3, retryable: true},
 	},
@@ -461,8 +466,8 @@ func runFaultCell(t *testing.T, gk faultGatewayKind, proto string, fc faultCase,
 		cfg.runawayCap = want.max
 	}
 	g := newFaultGateway(t, proto, cfg)
-	client := newFaultClient(t, gk, g)
-	d := 3 * time.Second
+	client := newFaultClient(t, gk, g, fc.opts...)
+	d := 20 * time.Second
 	if fc.timeout != nil {
 		d = fc.timeout(call.query)
 	}
@@ -598,26 +603,42 @@ func TestRetryBudgetDuringA5xxStorm(t *testing.T) {
 // an hour nor until the deadline.
 func TestHugeRetryAfterIsNotAwaitedPastTheDeadline(t *testing.T) {
 	t.Parallel()
-	forEachProtocol(t, func(t *testing.T, proto string) {
-		g := newFaultGateway(t, proto, faultConfig{product: func(*faultGateway, *seenRequest, int) faultAction {
-			return faultRetryAfter("3600")
-		}})
-		c := newFaultClient(t, faultGatewayKind{"mozambique", false}, g)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		start := time.Now()
-		_, err := c.TransactionStatus(ctx, TransactionStatusRequest{QueryReference: "49XCD123F6", ThirdPartyConversationID: "HUGERETRYAFTER"})
-		d := time.Since(start)
-		if err == nil {
-			t.Error("want an error")
-		}
-		if d > time.Second {
-			t.Errorf("returned after %v, want within 1s: a wait that outlasts the deadline is not started", d)
-		}
-		if n := len(g.ProductRequests()); n != 1 {
-			t.Errorf("gateway saw %d requests, want 1", n)
-		}
-	})
+	// The margins are wide: the test tells "gave up at once" from "slept
+	// until the deadline" or "slept for the Retry-After", not one fast
+	// machine from a slow one.
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		deadline   time.Duration
+		within     time.Duration
+	}{
+		{"an hour, longer than any wait the client accepts", "3600", time.Minute, 30 * time.Second},
+		{"longer than the caller's deadline", "20", 10 * time.Second, 8 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			forEachProtocol(t, func(t *testing.T, proto string) {
+				g := newFaultGateway(t, proto, faultConfig{product: func(*faultGateway, *seenRequest, int) faultAction {
+					return faultRetryAfter(tc.retryAfter)
+				}})
+				c := newFaultClient(t, faultGatewayKind{"mozambique", false}, g)
+				ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+				defer cancel()
+				start := time.Now()
+				_, err := c.TransactionStatus(ctx, TransactionStatusRequest{QueryReference: "49XCD123F6", ThirdPartyConversationID: "HUGERETRYAFTER"})
+				d := time.Since(start)
+				if err == nil {
+					t.Error("want an error")
+				}
+				if d > tc.within {
+					t.Errorf("returned after %v, want within %v: a wait that outlasts the deadline is not started", d, tc.within)
+				}
+				if n := len(g.ProductRequests()); n != 1 {
+					t.Errorf("gateway saw %d requests, want 1", n)
+				}
+			})
+		})
+	}
 }
 
 // TestFaultServersSpeakTheirProtocol proves the fault gateways: the HTTP/2

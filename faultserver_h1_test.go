@@ -134,6 +134,9 @@ func (g *faultGateway) serveHTTP1(w http.ResponseWriter, r *http.Request) {
 		case <-g.quit:
 		case <-t.C:
 		}
+		// Never answer: returning would write an empty 200, which a
+		// client that gives up at that instant may still read.
+		panic(http.ErrAbortHandler)
 	default:
 		g.anomaly("fault %d is not possible over HTTP/1.1", a.kind)
 		w.WriteHeader(http.StatusTeapot)
