@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +21,28 @@ import (
 
 // Credentials is the mpesa.CredentialStore of a Store: the credential of a
 // gateway application, its refresh lease and its fence, on Redis.
-type Credentials struct{ s *Store }
+//
+// It also remembers, in this process, the credentials it was asked to
+// invalidate, until they expire: Load never returns one of them, and
+// removes it from Redis when Redis could not be told before. Otherwise a
+// replica whose Invalidate failed (Redis away for a moment) would load the
+// refused credential again as soon as Redis is back.
+type Credentials struct {
+	s       *Store
+	refused *refusals
+}
+
+// refusals are the credentials refused in this process, by mpesa key.
+type refusals struct {
+	mu sync.Mutex
+	m  map[string]refusal
+}
+
+// refusal is a credential the gateway refused: the hash of its value.
+type refusal struct {
+	sum     [sha256.Size]byte
+	expires time.Time
+}
 
 var _ mpesa.CredentialStore = (*Credentials)(nil)
 
@@ -181,8 +204,57 @@ func (c *Credentials) Load(ctx context.Context, key string) (mpesa.SharedCredent
 	return cred, ok, err
 }
 
-// load returns the credential under key and its raw value.
+// remember notes that cred was refused, until it expires.
+func (c *Credentials) remember(key string, cred mpesa.SharedCredential) {
+	rs := c.refused
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	now := time.Now()
+	for k, r := range rs.m {
+		if !now.Before(r.expires) {
+			delete(rs.m, k)
+		}
+	}
+	if rs.m == nil {
+		rs.m = map[string]refusal{}
+	}
+	expires := cred.Expires
+	if expires.IsZero() || expires.Sub(now) > 24*time.Hour {
+		expires = now.Add(24 * time.Hour)
+	}
+	rs.m[key] = refusal{sum: sha256.Sum256([]byte(cred.Value)), expires: expires}
+}
+
+// isRefused reports whether value is the refused credential of key.
+func (c *Credentials) isRefused(key string, value mpesa.Secret) bool {
+	c.refused.mu.Lock()
+	r, ok := c.refused.m[key]
+	c.refused.mu.Unlock()
+	if !ok || !time.Now().Before(r.expires) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(value))
+	return subtle.ConstantTimeCompare(sum[:], r.sum[:]) == 1
+}
+
+// load returns the credential under key and its raw value; a credential
+// this process knows to be refused is not found, and is removed from
+// Redis.
 func (c *Credentials) load(ctx context.Context, key string) (mpesa.SharedCredential, string, bool, error) {
+	cred, raw, ok, err := c.loadRaw(ctx, key)
+	if ok && c.isRefused(key, cred.Value) {
+		// Refused, and Redis was not told: tell it now.
+		k := c.keys(key)
+		_ = c.s.do(ctx, "invalidate", k.value, func(ctx context.Context) error {
+			return invalidateScript.Run(ctx, c.s.rdb, []string{k.value}, raw, c.channel(), key).Err()
+		})
+		return mpesa.SharedCredential{}, "", false, nil
+	}
+	return cred, raw, ok, err
+}
+
+// loadRaw returns the credential under key and its raw value.
+func (c *Credentials) loadRaw(ctx context.Context, key string) (mpesa.SharedCredential, string, bool, error) {
 	k := c.keys(key)
 	var raw string
 	err := c.s.do(ctx, "load", k.value, func(ctx context.Context) (err error) {
@@ -254,7 +326,8 @@ func (c *Credentials) Store(ctx context.Context, key string, cred mpesa.SharedCr
 // credential and removes it if it holds cred's value and has not changed
 // since (invalidateScript).
 func (c *Credentials) Invalidate(ctx context.Context, key string, cred mpesa.SharedCredential) error {
-	stored, raw, ok, err := c.load(ctx, key)
+	c.remember(key, cred)
+	stored, raw, ok, err := c.loadRaw(ctx, key)
 	if err != nil || !ok || subtle.ConstantTimeCompare([]byte(stored.Value), []byte(cred.Value)) != 1 {
 		return scrub(err, string(cred.Value), raw)
 	}
@@ -267,16 +340,17 @@ func (c *Credentials) Invalidate(ctx context.Context, key string, cred mpesa.Sha
 
 // Wait implements mpesa.CredentialStore. It returns when a credential is
 // stored or invalidated under key, or when nobody holds the refresh lease
-// (the refresh ended, or its lease ran out); it subscribes before it looks,
-// and looks again every poll interval in case a message was lost. Its
-// errors come within about the store's timeout when Redis does not answer.
+// (the refresh ended, or its lease ran out); it subscribes before it looks
+// (waiting for the subscription no longer than the store's timeout), and
+// looks again every poll interval in case a message was lost. Its errors
+// come within about twice the store's timeout when Redis does not answer.
 func (c *Credentials) Wait(ctx context.Context, key string) error {
 	w, remove, err := c.s.notifier.register(ctx, c.channel(), key, decodeCredentialMessage)
 	if err != nil {
 		return err
 	}
 	defer remove()
-	if err := c.s.notifier.ready(ctx, c.channel()); err != nil {
+	if err := c.s.notifier.ready(ctx, c.channel()); ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return err
 	}
 	k := c.keys(key)

@@ -303,3 +303,36 @@ func TestUnreadableCredentialIsAnErrorWithoutItsValue(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "version 7"), err.Error())
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
 }
+
+// TestRefusedCredentialNotLoadedAgain: a replica told that the gateway
+// refused a credential while Redis was away does not load it again once
+// Redis is back, and removes it there.
+func TestRefusedCredentialNotLoadedAgain(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	p := testPrefix(t, rdb)
+	c := newStore(t, rdb, p).Credentials()
+	ctx := context.Background()
+	f, _, err := c.Lease(ctx, testCredKey, time.Second)
+	require.NoError(t, err)
+	refused := testCred("refused", time.Hour)
+	require.NoError(t, c.Store(ctx, testCredKey, refused, f))
+
+	// Invalidate while Redis does not answer: only this process knows.
+	c.remember(testCredKey, refused)
+	_, ok, err := c.Load(ctx, testCredKey)
+	require.NoError(t, err)
+	assert.False(t, ok, "the refused credential is not loaded again")
+	n, err := rdb.Exists(ctx, c.keys(testCredKey).value).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "and is removed from Redis")
+
+	// A newer credential is loaded as usual.
+	f, _, err = c.Lease(ctx, testCredKey, time.Second)
+	require.NoError(t, err)
+	require.NoError(t, c.Store(ctx, testCredKey, testCred("newer", time.Hour), f))
+	got, ok, err := c.Load(ctx, testCredKey)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "newer", string(got.Value))
+}

@@ -82,7 +82,10 @@
 // Redis unreachable at a credential refresh: Load, Lease, Store or Wait
 // fails within the store's timeout; the mpesa client then fetches a
 // credential of its own from the gateway and logs that it does so, and
-// payments go on. At steady state a call touches no store at all.
+// payments go on. At steady state a call touches no store at all. A
+// credential the gateway refused is remembered by the replica that was told
+// so, until it expires: should Redis not have heard of the refusal, that
+// replica does not load it again, and removes it from Redis.
 //
 // Redis unreachable at a callback: Claim fails within the store's timeout,
 // and the mpesa.Handler answers 503 with Retry-After, so that the gateway

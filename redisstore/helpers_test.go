@@ -217,3 +217,8 @@ func TestMain(m *testing.M) {
 type quietRedisLogger struct{}
 
 func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
+// slogTo logs to w, each line marked with the replica's name.
+func slogTo(w io.Writer, name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
+}

@@ -116,7 +116,8 @@ func (n *notifier) register(ctx context.Context, channel, id string, decode deco
 				err = &opError{op: "subscribe", key: channel, msg: err.Error(), err: err}
 			}
 		case <-t.C:
-			err = &opError{op: "subscribe", key: channel, msg: "no answer within " + n.timeout.String(), err: ErrTimeout}
+			// Slow, not failed: the waiter reads Redis meanwhile, and
+			// is woken when the subscription is confirmed.
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -129,7 +130,9 @@ func (n *notifier) register(ctx context.Context, channel, id string, decode deco
 }
 
 // ready returns once the subscription to channel is confirmed, or with an
-// error after the store's timeout or when ctx ends.
+// error after the store's timeout or when ctx ends. A waiter that is not
+// ready yet reads Redis all the same, every poll interval: confirmation
+// wakes it to read once more.
 func (n *notifier) ready(ctx context.Context, channel string) error {
 	n.mu.Lock()
 	live, closed := n.live[channel], n.closed
