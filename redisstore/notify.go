@@ -289,10 +289,10 @@ func (n *notifier) confirmed(channel string) {
 // dispatch hands a message to the waiters of the IDs it concerns.
 func (n *notifier) dispatch(channel, payload string) {
 	n.mu.Lock()
-	decode := n.decode[channel]
+	decode, idle := n.decode[channel], len(n.waiters) == 0
 	n.mu.Unlock()
-	if decode == nil {
-		return
+	if decode == nil || idle {
+		return // nobody waits: a result is read from Redis when asked for
 	}
 	ids, res, err := decode(payload)
 	if err != nil {
