@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -78,6 +81,10 @@ func (d *Dedup) Claim(ctx context.Context, key, owner string) (mpesa.ClaimState,
 		return err
 	})
 	if err != nil {
+		// The claim may have been made all the same (Redis applied it
+		// and the answer was lost): release it once Redis answers, so
+		// that redeliveries need not wait for its lease.
+		d.retryLater("release after a failed claim", k, func(ctx context.Context) error { return d.release(ctx, k, owner) })
 		return 0, err
 	}
 	switch state {
@@ -93,9 +100,19 @@ func (d *Dedup) Claim(ctx context.Context, key, owner string) (mpesa.ClaimState,
 
 // Complete implements mpesa.DedupStore (completeScript). It returns
 // ErrClaimLost when the owner's lease ran out and another delivery claimed
-// or completed the key meanwhile.
+// or completed the key meanwhile. When Redis does not answer, it returns
+// the error and completes the key in the background once Redis answers,
+// within the claim's lease, so that a redelivery is not processed again.
 func (d *Dedup) Complete(ctx context.Context, key, owner string) error {
 	k := d.key(key)
+	err := d.complete(ctx, k, owner)
+	if err != nil && !errors.Is(err, ErrClaimLost) {
+		d.retryLater("complete", k, func(ctx context.Context) error { return d.complete(ctx, k, owner) })
+	}
+	return err
+}
+
+func (d *Dedup) complete(ctx context.Context, k, owner string) error {
 	var ok int64
 	err := d.s.do(ctx, "complete", k, func(ctx context.Context) (err error) {
 		ok, err = completeScript.Run(ctx, d.s.rdb, []string{k}, owner, d.s.cfg.dedupRetention.Milliseconds()).Int64()
@@ -110,12 +127,58 @@ func (d *Dedup) Complete(ctx context.Context, key, owner string) error {
 	return nil
 }
 
-// Release implements mpesa.DedupStore (releaseScript).
+// Release implements mpesa.DedupStore (releaseScript). When Redis does
+// not answer, it returns the error and releases the key in the background
+// once Redis answers, within the claim's lease, so that redeliveries need
+// not wait for the lease to end.
 func (d *Dedup) Release(ctx context.Context, key, owner string) error {
 	k := d.key(key)
+	err := d.release(ctx, k, owner)
+	if err != nil {
+		d.retryLater("release", k, func(ctx context.Context) error { return d.release(ctx, k, owner) })
+	}
+	return err
+}
+
+func (d *Dedup) release(ctx context.Context, k, owner string) error {
 	return d.s.do(ctx, "release", k, func(ctx context.Context) error {
 		return releaseScript.Run(ctx, d.s.rdb, []string{k}, owner).Err()
 	})
+}
+
+// retryLater runs step in the background until it succeeds, ends with
+// ErrClaimLost, the claim's lease is over (nothing is left to mend then:
+// the key is free or another delivery's) or the store closes.
+func (d *Dedup) retryLater(op, k string, step func(ctx context.Context) error) {
+	log := d.s.cfg.logger
+	log.Debug("redisstore: "+op+" failed; trying again in the background until the claim's lease ends", slog.String("key", k))
+	deadline := time.Now().Add(d.s.cfg.claimLease)
+	done := d.s.notifier.done
+	go func() {
+		wait := 50 * time.Millisecond
+		for {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-done:
+				t.Stop()
+				return
+			}
+			if !time.Now().Before(deadline) {
+				log.Warn("redisstore: "+op+" still failing when the claim's lease ended; given up", slog.String("key", k))
+				return
+			}
+			switch err := step(context.Background()); {
+			case err == nil:
+				log.Info("redisstore: "+op+" done in the background", slog.String("key", k))
+				return
+			case errors.Is(err, ErrClaimLost):
+				log.Warn("redisstore: "+op+" in the background: "+err.Error(), slog.String("key", k))
+				return
+			}
+			wait = min(2*wait, time.Second)
+		}
+	}()
 }
 
 // String describes the store.

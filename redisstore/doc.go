@@ -90,7 +90,13 @@
 // Redis unreachable at a callback: Claim fails within the store's timeout,
 // and the mpesa.Handler answers 503 with Retry-After, so that the gateway
 // delivers the result again; it is processed once Redis is back. Nothing is
-// processed twice: a result is processed only under a claim.
+// processed twice: a result is processed only under a claim. A claim,
+// completion or release that fails (Redis went away mid-callback, or
+// applied the claim and lost the answer) is tried again in the background
+// until Redis answers or the claim's lease ends: a result processed just
+// before Redis went away is still marked done, and a claim the handler
+// does not know it holds is released, so that redeliveries are neither
+// processed again nor held up for the lease.
 //
 // A replica that dies while it processes a result keeps its claim until the
 // claim lease runs out (WithClaimLease); deliveries meanwhile are answered

@@ -59,6 +59,13 @@ func dialRedis(t testing.TB, url string) *redis.Client {
 	return rdb
 }
 
+// randomName returns 8 random hex digits.
+func randomName() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // testPrefix returns a key prefix of the test's own, so that tests run in
 // parallel on one Redis, and removes its keys when the test ends.
 func testPrefix(t testing.TB, rdb *redis.Client) string {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mpesa-go/mpesa"
 	"github.com/mpesa-go/mpesa/mpesatest"
 )
 
@@ -118,7 +120,11 @@ func TestRedisRestartMidRun(t *testing.T) {
 	rs.srv.ExpireSessions()
 	during := make(chan []string, 1)
 	go func() { during <- rs.payAll(ctx, 3) }()
-	// Let the callbacks of the new payments meet the missing Redis.
+	// Let the refreshes and the callbacks of the new payments meet the
+	// missing Redis.
+	eventually(t, 30*time.Second, "a replica fetched a session of its own while Redis is away", func() bool {
+		return strings.Contains(clientLogs.String(), "fetches a credential of its own")
+	})
 	eventually(t, 30*time.Second, "a callback answered 503 while Redis is away", func() bool {
 		_, statuses := attempts(rs.srv.Callbacks())
 		return statuses[http.StatusServiceUnavailable] > 0
@@ -132,8 +138,47 @@ func TestRedisRestartMidRun(t *testing.T) {
 	total, statuses := attempts(cbs)
 	t.Logf("%d results, %d deliveries: %v by status", len(all), total, statuses)
 	assert.Len(t, all, 2*3*4, "every payment went through and its result was awaited")
-	if !assert.Contains(t, clientLogs.String(), "fetches a credential of its own", "the replicas refreshed without Redis") {
-		t.Log(clientLogs.String())
-	}
 	assert.Greater(t, rs.elsewhere(), 0, "results reached the awaiting replica from another one")
+}
+
+// TestDedupMendsOnceRedisIsBack: a completion that failed because Redis
+// went away is made once it is back, so that a redelivery is acknowledged
+// without being processed again; and a claim Redis applied but whose
+// answer was lost is released, so that redeliveries do not wait for its
+// lease.
+func TestDedupMendsOnceRedisIsBack(t *testing.T) {
+	t.Parallel()
+	redisURL(t)
+	srv := startRedisServer(t)
+	rdb := dialRedis(t, srv.url())
+	d := newStore(t, rdb, testPrefix(t, nil), WithTimeout(200*time.Millisecond)).Dedup()
+	ctx := context.Background()
+	const processed, ambiguous = `result/openapi-v2/"processed"/"0"/"tx"`, `result/openapi-v2/"ambiguous"/"0"/"tx"`
+
+	s, err := d.Claim(ctx, processed, "a")
+	require.NoError(t, err)
+	require.Equal(t, mpesa.ClaimAcquired, s)
+	// Redis applies the second claim, then dies before answering.
+	require.NoError(t, rdb.Set(ctx, d.key(ambiguous), "claimed:b", time.Minute).Err())
+	srv.kill()
+
+	assert.Error(t, d.Complete(ctx, processed, "a"), "the result was processed; Redis is away")
+	_, err = d.Claim(ctx, ambiguous, "b")
+	assert.Error(t, err, "the handler answers 503 and does not know it holds the claim")
+
+	srv.start()
+	eventually(t, 10*time.Second, "the completion is made once Redis is back", func() bool {
+		v, _ := rdb.Get(ctx, d.key(processed)).Result()
+		return v == "done:a"
+	})
+	eventually(t, 10*time.Second, "the lost claim is released", func() bool {
+		n, _ := rdb.Exists(ctx, d.key(ambiguous)).Result()
+		return n == 0
+	})
+	s, err = d.Claim(ctx, processed, "c")
+	require.NoError(t, err)
+	assert.Equal(t, mpesa.ClaimDone, s, "a redelivery is not processed again")
+	s, err = d.Claim(ctx, ambiguous, "d")
+	require.NoError(t, err)
+	assert.Equal(t, mpesa.ClaimAcquired, s, "a redelivery is processed at once")
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -203,4 +205,114 @@ func TestStoreClosedEndsWaits(t *testing.T) {
 	_, err = s.Results().Wait(context.Background(), "x")
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.Equal(t, fmt.Sprint(s), s.String())
+}
+
+// TestLostMessageDoesNotHangAWaiter: a result in Redis whose message never
+// came is found by the waiter's poll.
+func TestLostMessageDoesNotHangAWaiter(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	p := testPrefix(t, rdb)
+	bus := newStore(t, rdb, p, WithPollInterval(50*time.Millisecond)).Results()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan *mpesa.Result, 1)
+	go func() {
+		res, err := bus.Wait(ctx, "conv-lost")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- res
+	}()
+	time.Sleep(100 * time.Millisecond)
+	sent := testResult("conv-lost", "ref-lost")
+	payload, err := encodeResult(sent.IDs(), sent)
+	require.NoError(t, err)
+	require.NoError(t, rdb.Set(ctx, bus.key("conv-lost"), payload, time.Minute).Err(), "kept, never published")
+	select {
+	case res := <-got:
+		assert.Equal(t, sent, res)
+	case <-ctx.Done():
+		t.Fatal("the waiter hangs")
+	}
+}
+
+// TestResubscribedWaiterReadsAgain: when the subscription's connection is
+// cut, what was kept meanwhile reaches the waiter as soon as the
+// subscription is back, without waiting for its (here very long) poll.
+func TestResubscribedWaiterReadsAgain(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(redisURL(t))
+	require.NoError(t, err)
+	opt.ContextTimeoutEnabled = true
+	opt.ClientName = "resubscribe-" + randomName()
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	reads := &commandCounter{} // the waiter's GETs: pub/sub goes around the hook
+	rdb.AddHook(reads)
+	admin := newRedis(t)
+	p := testPrefix(t, admin)
+	var logs logBuffer
+	s, err := New(rdb, WithPrefix(p), WithPollInterval(time.Minute), WithLogger(logs.logger()))
+	require.NoError(t, err)
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan *mpesa.Result, 1)
+	go func() {
+		res, err := s.Results().Wait(ctx, "conv-cut")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- res
+	}()
+	eventually(t, 5*time.Second, "the waiter subscribed and read", func() bool {
+		n, err := admin.PubSubNumSub(ctx, s.Results().channel()).Result()
+		return err == nil && n[s.Results().channel()] == 1 && reads.n.Load() > 0
+	})
+	time.Sleep(50 * time.Millisecond) // its GET has been answered
+	// Cut the subscription's connection, and keep a result without
+	// publishing it: only reading again after resubscribing finds it.
+	sent := testResult("conv-cut", "ref-cut")
+	payload, err := encodeResult(sent.IDs(), sent)
+	require.NoError(t, err)
+	require.NoError(t, admin.Set(ctx, s.Results().key("conv-cut"), payload, time.Minute).Err())
+	require.NoError(t, killSubscriber(ctx, admin, opt.ClientName))
+	select {
+	case res := <-got:
+		assert.Equal(t, sent, res)
+	case <-ctx.Done():
+		t.Fatal("the waiter did not read again after resubscribing")
+	}
+	assert.Contains(t, logs.String(), "the subscription to Redis is lost")
+	eventually(t, 5*time.Second, "the subscription is back", func() bool {
+		return strings.Contains(logs.String(), "the subscription to Redis is back")
+	})
+}
+
+// killSubscriber closes the subscription connection of the client named
+// name, as a network failure would.
+func killSubscriber(ctx context.Context, admin *redis.Client, name string) error {
+	list, err := admin.ClientList(ctx).Result()
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(list, "\n") {
+		var id, cname, sub string
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "id":
+				id = v
+			case "name":
+				cname = v
+			case "sub":
+				sub = v
+			}
+		}
+		if cname == name && sub != "" && sub != "0" {
+			return admin.Do(ctx, "CLIENT", "KILL", "ID", id).Err()
+		}
+	}
+	return fmt.Errorf("no subscription connection named %q", name)
 }
