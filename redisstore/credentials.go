@@ -2,8 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 type Credentials struct {
 	s       *Store
 	refused *refusals
+	seen    *seenValues
 }
 
 // refusals are the credentials refused in this process, by mpesa key.
@@ -56,13 +59,27 @@ const fenceTTL = 30 * 24 * time.Hour
 // rather than refuse it.
 const minCredentialTTL = time.Second
 
-// leaseScript grants the refresh lease: SET NX PX, with the fence INCR'd.
+// leaseScript grants the refresh lease: SET NX PX, with the fence INCR'd,
+// unless the credential changed since the caller loaded it.
 //
-//	KEYS[1] lease, KEYS[2] fence; ARGV[1] lease ttl (ms), ARGV[2] fence ttl (ms)
-//	returns the new fence, or 0 when another replica holds the lease
+//	KEYS[1] lease, KEYS[2] fence, KEYS[3] value
+//	ARGV[1] lease ttl (ms), ARGV[2] fence ttl (ms),
+//	ARGV[3] SHA-1 of the value the caller loaded ("" for none, "*" for unknown)
+//	returns the new fence, 0 when another replica holds the lease, -1 when
+//	the value changed since the caller loaded it
 var leaseScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
 	return 0
+end
+if ARGV[3] ~= '*' then
+	local v = redis.call('GET', KEYS[3])
+	local seen = ''
+	if v then
+		seen = redis.sha1hex(v)
+	end
+	if seen ~= ARGV[3] then
+		return -1
+	end
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
 	local t = redis.call('TIME')
@@ -245,9 +262,12 @@ func (c *Credentials) load(ctx context.Context, key string) (mpesa.SharedCredent
 	if ok && c.isRefused(key, cred.Value) {
 		// Refused, and Redis was not told: tell it now.
 		k := c.keys(key)
-		_ = c.s.do(ctx, "invalidate", k.value, func(ctx context.Context) error {
+		err := c.s.do(ctx, "invalidate", k.value, func(ctx context.Context) error {
 			return invalidateScript.Run(ctx, c.s.rdb, []string{k.value}, raw, c.channel(), key).Err()
 		})
+		if err == nil {
+			c.seen.set(key, "", false)
+		}
 		return mpesa.SharedCredential{}, "", false, nil
 	}
 	return cred, raw, ok, err
@@ -262,11 +282,13 @@ func (c *Credentials) loadRaw(ctx context.Context, key string) (mpesa.SharedCred
 		return err
 	})
 	if errors.Is(err, redis.Nil) {
+		c.seen.set(key, "", false)
 		return mpesa.SharedCredential{}, "", false, nil
 	}
 	if err != nil {
 		return mpesa.SharedCredential{}, "", false, err
 	}
+	c.seen.set(key, raw, true)
 	cred, err := c.decode(key, raw)
 	if errors.Is(err, errPlainIgnored) {
 		c.s.cfg.logger.Info("redisstore: a credential stored in plain text is ignored; this store encrypts",
@@ -280,7 +302,11 @@ func (c *Credentials) loadRaw(ctx context.Context, key string) (mpesa.SharedCred
 }
 
 // Lease implements mpesa.CredentialStore with SET NX PX and an INCR'd
-// fence (leaseScript).
+// fence (leaseScript). It is also refused (ok false, as when another
+// replica holds the lease) when the credential changed since this process
+// last loaded it: another replica refreshed between the caller's Load and
+// its Lease, and the caller, which then waits and loads again, adopts that
+// credential instead of fetching one more.
 func (c *Credentials) Lease(ctx context.Context, key string, ttl time.Duration) (int64, bool, error) {
 	if ttl < time.Millisecond {
 		return 0, false, fmt.Errorf("redisstore: lease %q: ttl %v is below a millisecond", key, ttl)
@@ -288,14 +314,45 @@ func (c *Credentials) Lease(ctx context.Context, key string, ttl time.Duration) 
 	k := c.keys(key)
 	var fence int64
 	err := c.s.do(ctx, "lease", k.lease, func(ctx context.Context) (err error) {
-		fence, err = leaseScript.Run(ctx, c.s.rdb, []string{k.lease, k.fence},
-			ttl.Milliseconds(), fenceTTL.Milliseconds()).Int64()
+		fence, err = leaseScript.Run(ctx, c.s.rdb, []string{k.lease, k.fence, k.value},
+			ttl.Milliseconds(), fenceTTL.Milliseconds(), c.seen.get(key)).Int64()
 		return err
 	})
 	if err != nil {
 		return 0, false, err
 	}
-	return fence, fence != 0, nil
+	return fence, fence > 0, nil
+}
+
+// seenValues remembers, by mpesa key, the SHA-1 of the value this process
+// last loaded ("" for none), for the lease's check.
+type seenValues struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (sv *seenValues) set(key, raw string, found bool) {
+	h := ""
+	if found {
+		sum := sha1.Sum([]byte(raw))
+		h = hex.EncodeToString(sum[:])
+	}
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.m == nil {
+		sv.m = map[string]string{}
+	}
+	sv.m[key] = h
+}
+
+// get returns the SHA-1 last seen for key, or "*" when none was loaded.
+func (sv *seenValues) get(key string) string {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if h, ok := sv.m[key]; ok {
+		return h
+	}
+	return "*"
 }
 
 // Store implements mpesa.CredentialStore (storeScript). The credential is

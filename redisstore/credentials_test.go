@@ -336,3 +336,35 @@ func TestRefusedCredentialNotLoadedAgain(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "newer", string(got.Value))
 }
+
+// TestLeaseRefusedWhenAnotherReplicaRefreshedMeanwhile: a replica that
+// found no credential, but asks for the lease only after another replica
+// stored one, is not granted it: it waits, loads and adopts that
+// credential instead of fetching one more.
+func TestLeaseRefusedWhenAnotherReplicaRefreshedMeanwhile(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	p := testPrefix(t, rdb)
+	fast, late := newStore(t, rdb, p).Credentials(), replicaStore(t, p).Credentials()
+	ctx := context.Background()
+
+	_, ok, err := late.Load(ctx, testCredKey)
+	require.NoError(t, err)
+	require.False(t, ok)
+	f, ok, err := fast.Lease(ctx, testCredKey, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, fast.Store(ctx, testCredKey, testCred("fresh", time.Hour), f))
+
+	_, ok, err = late.Lease(ctx, testCredKey, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok, "the credential changed since late loaded it")
+	require.NoError(t, late.Wait(ctx, testCredKey), "nobody holds the lease: Wait returns at once")
+	got, ok, err := late.Load(ctx, testCredKey)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "fresh", string(got.Value))
+	_, ok, err = late.Lease(ctx, testCredKey, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "once it has seen the stored credential, the lease is its to take")
+}

@@ -50,8 +50,11 @@
 // Each step that reads and then writes is one Lua script, atomic on the
 // server:
 //
-//   - lease: if the lease key exists, answer 0; else INCR the fence (a
-//     missing counter starts from the server's clock in microseconds, so
+//   - lease: if the lease key exists, answer 0; if the credential is not
+//     the one the caller's process last loaded (compared by SHA-1; another
+//     replica refreshed in between), answer -1, which Lease reports as not
+//     granted, so that the caller waits and loads it; else INCR the fence
+//     (a missing counter starts from the server's clock in microseconds, so
 //     that a fence granted after Redis lost its data is still above any
 //     granted before), SET the lease to the fence NX PX ttl, and answer the
 //     fence;

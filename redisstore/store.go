@@ -96,7 +96,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	s := &Store{rdb: rdb, cfg: cfg}
 	s.notifier = newNotifier(rdb, cfg.logger, cfg.timeout)
 	s.creds.s, s.dedup.s, s.results.s = s, s, s
-	s.creds.refused = &refusals{}
+	s.creds.refused, s.creds.seen = &refusals{}, &seenValues{}
 	return s, nil
 }
 
