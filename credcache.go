@@ -76,6 +76,10 @@ type credCache struct {
 	next      *credential // fetched ahead, waiting for usableAt
 	flight    *flight     // fetch in progress
 	notBefore time.Time
+	// refusedSecret is the last credential the gateway refused. A store
+	// may still hold it (another replica stored it back, or invalidating
+	// it failed): it is never adopted again.
+	refusedSecret string
 }
 
 // refreshAt returns when the next fetch for cred should start.
@@ -164,6 +168,7 @@ func (cc *credCache) setCurLocked(s *credential) {
 // credential fetched meanwhile stays.
 func (cc *credCache) invalidate(s *credential) {
 	cc.mu.Lock()
+	cc.refusedSecret = s.secret
 	if cc.cur == s {
 		cc.setCurLocked(nil)
 	}

@@ -113,6 +113,15 @@ func (cc *credCache) obtain(ctx context.Context) (*credential, error) {
 			return cc.fetchAlone(ctx, "taking the refresh lease failed", err)
 		}
 		if leased {
+			// Another replica may have stored a credential between our
+			// Load and our Lease (its lease ended when it stored):
+			// fetching one more would open a second session, or on
+			// Daraja log that replica out.
+			if stored, ok, err := sh.store.Load(ctx, sh.key); err == nil && ok {
+				if cred, fresh := cc.adopt(stored); fresh {
+					return cred, nil // our lease runs out on its own
+				}
+			}
 			cred, err := cc.fetch(ctx)
 			if err != nil {
 				return nil, err // the lease runs out on its own
@@ -146,11 +155,18 @@ func (cc *credCache) fetchAlone(ctx context.Context, why string, err error) (*cr
 }
 
 // adopt turns a stored credential into one of this client, and reports
-// whether it is fresh: not expired and not due for refresh.
+// whether it is fresh: not expired, not due for refresh, and not the one
+// the gateway last refused.
 func (cc *credCache) adopt(sc SharedCredential) (*credential, bool) {
 	now := cc.now()
 	cred := &credential{secret: string(sc.Value), obtained: sc.Obtained, expires: sc.Expires}
 	if !now.Before(cc.refreshAt(cred)) {
+		return nil, false
+	}
+	cc.mu.Lock()
+	refused := cc.refusedSecret == cred.secret
+	cc.mu.Unlock()
+	if refused {
 		return nil, false
 	}
 	authz, err := cc.shared.authorize(cred.secret)

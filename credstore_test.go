@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -195,4 +196,137 @@ func c2bGateway(t *testing.T) *fakeGateway {
 		}
 	})
 	return g
+}
+
+// sharedCache returns a credCache shared through store whose fetch hands
+// out "own-1", "own-2", … and counts its calls.
+func sharedCache(store CredentialStore, fetches *int) *credCache {
+	var mu sync.Mutex
+	return &credCache{
+		fetch: func(context.Context) (*credential, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			*fetches++
+			now := time.Now()
+			secret := "own-" + string(rune('0'+*fetches))
+			return &credential{secret: secret, authz: []string{"Bearer " + secret}, obtained: now, expires: now.Add(time.Hour)}, nil
+		},
+		now:       time.Now,
+		ahead:     func(lifetime time.Duration) time.Duration { return lifetime / 10 },
+		backoff:   func(int) time.Duration { return time.Millisecond },
+		failPause: time.Second,
+		shared: &sharing{
+			store:     store,
+			key:       "k",
+			authorize: func(s string) ([]string, error) { return []string{"Bearer " + s}, nil },
+			leaseTTL:  time.Second,
+			logger:    discardLogger(),
+		},
+	}
+}
+
+// overtakingStore lets another replica finish a refresh between a Load and
+// a Lease: its first Lease first grants a lease to that replica, which
+// stores its credential (and so ends its lease), then grants one to us.
+type overtakingStore struct {
+	*memStore
+	once sync.Once
+}
+
+func (s *overtakingStore) Lease(ctx context.Context, key string, ttl time.Duration) (int64, bool, error) {
+	s.once.Do(func() {
+		fence, ok, err := s.memStore.Lease(ctx, key, ttl)
+		if err != nil || !ok {
+			panic("the other replica's lease")
+		}
+		now := time.Now()
+		if err := s.memStore.Store(ctx, key, SharedCredential{Value: "theirs", Obtained: now, Expires: now.Add(time.Hour)}, fence); err != nil {
+			panic(err)
+		}
+	})
+	return s.memStore.Lease(ctx, key, ttl)
+}
+
+// TestLeaseAfterAnotherReplicaStoredAdoptsItsCredential: a replica that
+// gets the lease just after another one stored a fresh credential uses
+// that credential instead of fetching one more (a second session; on
+// Daraja, the other replica's token invalidated).
+func TestLeaseAfterAnotherReplicaStoredAdoptsItsCredential(t *testing.T) {
+	t.Parallel()
+	var fetches int
+	cc := sharedCache(&overtakingStore{memStore: newMemStore()}, &fetches)
+	cred, err := cc.get(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "theirs", cred.secret)
+	assert.Zero(t, fetches, "no credential fetched beside the one just stored")
+}
+
+// stickyStore cannot invalidate: the refused credential stays stored, as
+// when Redis is briefly unreachable or another replica stores it back.
+type stickyStore struct{ *memStore }
+
+func (s stickyStore) Invalidate(context.Context, string, SharedCredential) error { return errStoreDown }
+
+// TestRefusedCredentialIsNotAdoptedAgain: after the gateway refused a
+// credential, the client fetches a new one even when the store still holds
+// the refused one, and stores the new one in its place.
+func TestRefusedCredentialIsNotAdoptedAgain(t *testing.T) {
+	t.Parallel()
+	store := stickyStore{newMemStore()}
+	now := time.Now()
+	store.creds["k"] = SharedCredential{Value: "refused", Obtained: now, Expires: now.Add(time.Hour)}
+	var fetches int
+	cc := sharedCache(store, &fetches)
+	cred, err := cc.get(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "refused", cred.secret, "adopted from the store")
+
+	_, again, _ := cc.refused(cred, &authTries{})
+	require.True(t, again)
+	cred, err = cc.get(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "own-1", cred.secret, "a new credential, not the refused one adopted again")
+	assert.Equal(t, 1, fetches)
+	assert.Equal(t, Secret("own-1"), store.creds["k"].Value, "the new credential replaces the refused one in the store")
+}
+
+// TestDarajaReplicasShareOneToken: on Daraja each new token may invalidate
+// the previous one, so replicas sharing a store fetch one token between
+// them, and a token refused on one replica is replaced for all.
+func TestDarajaReplicasShareOneToken(t *testing.T) {
+	t.Parallel()
+	f := newDarajaFake()
+	store := newMemStore()
+	var replicas []*Client
+	for i := 0; i < 4; i++ {
+		c, _ := darajaClient(t, f, WithCredentialStore(store))
+		replicas = append(replicas, c)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*50)
+	for _, c := range replicas {
+		for j := 0; j < 50; j++ {
+			wg.Add(1)
+			go func(c *Client) {
+				defer wg.Done()
+				if _, err := c.AccountBalance(context.Background(), AccountBalanceRequest{}); err != nil {
+					errs <- err
+				}
+			}(c)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	require.Equal(t, 1, f.tokenCount(), "one token for all replicas")
+	assert.NotContains(t, fmt.Sprint(store.creds), f.issued()[0], "the store's key and %v show no token")
+
+	f.refuse(f.issued()[0], "404.001.03")
+	_, err := replicas[0].AccountBalance(context.Background(), AccountBalanceRequest{})
+	require.NoError(t, err, "a refused token is replaced and the call sent once more")
+	_, err = replicas[1].AccountBalance(context.Background(), AccountBalanceRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, f.tokenCount(), "the other replica adopts the replacement")
 }

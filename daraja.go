@@ -184,6 +184,18 @@ func newDaraja(c *Client, s *settings) (dialect, []error) {
 		backoff:    c.backoff,
 		failPause:  c.backoffMax,
 	}
+	if s.credentialStore != nil {
+		// One token for every replica: each new token may invalidate the
+		// previous one, so replicas refreshing on their own log each other
+		// out.
+		d.tokens.shared = &sharing{
+			store:     s.credentialStore,
+			key:       sharedKey(GatewayDaraja, s.env, s.apiKey),
+			authorize: func(token string) ([]string, error) { return []string{"Bearer " + token}, nil },
+			leaseTTL:  s.queryTimeout,
+			logger:    c.logger,
+		}
+	}
 	return d, nil
 }
 

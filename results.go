@@ -177,11 +177,7 @@ func (h *Results) Await(ctx context.Context, key string) (*Result, error) {
 		bctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		remote = make(chan *Result, 1)
-		go func() {
-			if res, err := h.bus.Wait(bctx, key); err == nil && res != nil {
-				remote <- res
-			}
-		}()
+		go h.waitRemote(bctx, key, remote)
 	}
 	select {
 	case res := <-w.ch:
@@ -196,6 +192,29 @@ func (h *Results) Await(ctx context.Context, key string) (*Result, error) {
 	}
 	// Deliver took the waiter off the list: its result is in the channel.
 	return <-w.ch, nil
+}
+
+// waitRemote waits on the bus for the result under key and sends it on
+// out. A failed Wait (Redis restarting, a dropped subscription) is tried
+// again with a growing pause until ctx ends: the result may yet come, and
+// the waiter has only its own deadline to give up on.
+func (h *Results) waitRemote(ctx context.Context, key string, out chan<- *Result) {
+	pause := 50 * time.Millisecond
+	for {
+		res, err := h.bus.Wait(ctx, key)
+		if err == nil && res != nil {
+			out <- res
+			return
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 // removeWaiter takes w off the waiters of key, and reports whether it was

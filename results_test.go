@@ -218,3 +218,83 @@ func TestHandlerFeedsResults(t *testing.T) {
 	kept, _ = hub.Len(), hub.Waiting()
 	assert.Equal(t, 1, kept)
 }
+
+// flakyBus is a ResultBus whose first failures Waits fail, as a Redis that
+// restarts would, and whose later ones return what was published.
+type flakyBus struct {
+	mu        sync.Mutex
+	failures  int
+	waits     int
+	published map[string]*Result
+	changed   chan struct{}
+}
+
+func newFlakyBus(failures int) *flakyBus {
+	return &flakyBus{failures: failures, published: map[string]*Result{}, changed: make(chan struct{})}
+}
+
+func (b *flakyBus) Publish(_ context.Context, res *Result) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range res.IDs() {
+		b.published[k] = res
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return nil
+}
+
+func (b *flakyBus) Wait(ctx context.Context, key string) (*Result, error) {
+	for {
+		b.mu.Lock()
+		b.waits++
+		if b.waits <= b.failures {
+			b.mu.Unlock()
+			return nil, errors.New("bus unreachable")
+		}
+		res, ch := b.published[key], b.changed
+		b.mu.Unlock()
+		if res != nil {
+			return res, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// TestResultsAwaitOutlivesAFailingBus: a result another replica publishes
+// reaches the waiter even when the bus failed it first; Await gives up
+// only when its own context ends.
+func TestResultsAwaitOutlivesAFailingBus(t *testing.T) {
+	t.Parallel()
+	bus := newFlakyBus(3)
+	waiting, paying := NewResults(0, 0, ShareResults(bus)), NewResults(0, 0, ShareResults(bus))
+	res := mozPayment()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan *Result, 1)
+	go func() {
+		r, err := waiting.Await(ctx, res.OriginalConversationID)
+		assert.NoError(t, err)
+		got <- r
+	}()
+	waitFor(t, "three failed Waits", func() bool {
+		bus.mu.Lock()
+		defer bus.mu.Unlock()
+		return bus.waits > 3
+	})
+	require.NoError(t, paying.Deliver(context.Background(), res))
+	assert.Same(t, res, <-got)
+
+	// And a waiter whose context ends returns its error, bus failing or not.
+	bus.mu.Lock()
+	bus.failures = 1 << 30
+	bus.mu.Unlock()
+	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	_, err := waiting.Await(short, "never")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
