@@ -23,6 +23,11 @@ import (
 // request carries: it is the application's setting, as the Mozambique
 // document 'Async response, callback and response codes' says ("the
 // Response URL provided on My Account's page").
+//
+// Daraja has no such application setting: it posts each result to the URLs
+// its request names, always (see Daraja). There URL is only the default
+// result URL that Options gives the client, APIs does not apply, and
+// Client, MaxAttempts, Backoff and Delay apply as here.
 type Async struct {
 	// URL receives the result callbacks: the Response URL of the
 	// application. Required.

@@ -89,7 +89,7 @@ func (s *Server) c2bSimulate(rq *djRequest) djAnswer {
 	case rq.force != "":
 		t.status, t.code = mpesa.StatusFailed, rq.force
 	case reg == nil:
-		s.completeC2BLocked(pay, "")
+		s.completeC2BLocked(pay)
 	default:
 		reg := *reg
 		return djAnswer{status: http.StatusOK, body: body, after: func() { s.c2bFlow(pay, reg, buyGoods) }}
@@ -98,11 +98,8 @@ func (s *Server) c2bSimulate(rq *djRequest) djAnswer {
 }
 
 // completeC2BLocked completes a C2B payment under its receipt.
-func (s *Server) completeC2BLocked(pay *djPayment, code string) {
+func (s *Server) completeC2BLocked(pay *djPayment) {
 	pay.t.code = "0"
-	if code != "" {
-		pay.t.code = code
-	}
 	if pay.t.status == mpesa.StatusPending {
 		pay.t.status = mpesa.StatusCompleted
 	}
@@ -138,7 +135,7 @@ func (s *Server) c2bFlow(pay *djPayment, reg djC2BURLs, buyGoods bool) {
 		}
 		s.mu.Lock()
 		if accepted {
-			s.completeC2BLocked(pay, "")
+			s.completeC2BLocked(pay)
 		} else if pay.t.status == mpesa.StatusPending {
 			pay.t.status, pay.t.code = mpesa.StatusCancelled, code
 		}

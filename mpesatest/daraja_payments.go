@@ -72,6 +72,7 @@ func (s *Server) b2cPay(rq *djRequest) djAnswer {
 		return a
 	}
 	originator := p["OriginatorConversationID"]
+	initiator := s.initiatorOK(p["InitiatorName"], p["SecurityCredential"]) // RSA, outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dj.origins[originator] {
@@ -91,7 +92,7 @@ func (s *Server) b2cPay(rq *djRequest) djAnswer {
 	switch {
 	case rq.force != "":
 		code = rq.force
-	case !s.initiatorOK(p["InitiatorName"], p["SecurityCredential"]):
+	case !initiator:
 		code = "2001"
 	case amount < 10:
 		code = "2"
@@ -149,6 +150,7 @@ func (s *Server) b2bPay(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
+	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	originator, conv := s.djRequestID(), s.djConversationID()
@@ -164,7 +166,7 @@ func (s *Server) b2bPay(rq *djRequest) djAnswer {
 	switch {
 	case rq.force != "":
 		code = rq.force
-	case !s.initiatorOK(p["Initiator"], p["SecurityCredential"]):
+	case !initiator:
 		code = "2001"
 	case amount > working:
 		code = "1"
@@ -218,6 +220,7 @@ func (s *Server) djReverse(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
+	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	originator, conv := s.djRequestID(), s.djConversationID()
@@ -230,7 +233,7 @@ func (s *Server) djReverse(rq *djRequest) djAnswer {
 	switch {
 	case rq.force != "":
 		code = rq.force
-	case !s.initiatorOK(p["Initiator"], p["SecurityCredential"]):
+	case !initiator:
 		code = "2001"
 	case orig == nil || orig.t.status != mpesa.StatusCompleted || orig.kind == mpesa.APIReversal:
 		code = "R000002"
@@ -306,6 +309,7 @@ func (s *Server) djStatus(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
+	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	originator, conv := s.djRequestID(), s.djConversationID()
@@ -321,7 +325,7 @@ func (s *Server) djStatus(rq *djRequest) djAnswer {
 	switch {
 	case rq.force != "":
 		code = rq.force
-	case !s.initiatorOK(p["Initiator"], p["SecurityCredential"]):
+	case !initiator:
 		code = "2001"
 	case found == nil || found.shortcode != p["PartyA"]:
 		code = "SFC_IC0003"
@@ -421,6 +425,7 @@ func (s *Server) djBalance(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
+	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	originator, conv := s.djRequestID(), s.djConversationID()
@@ -432,7 +437,7 @@ func (s *Server) djBalance(rq *djRequest) djAnswer {
 	switch {
 	case rq.force != "":
 		code = rq.force
-	case !s.initiatorOK(p["Initiator"], p["SecurityCredential"]):
+	case !initiator:
 		code = "2001"
 	}
 	r := &djResult{api: mpesa.APIAccountBalance, originator: originator, conv: conv, code: code,
