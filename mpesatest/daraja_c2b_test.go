@@ -143,6 +143,7 @@ func TestDarajaC2BValidationNoAnswerInTime(t *testing.T) {
 	} {
 		tc := tc
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			l := newRecorder(t)
 			l.answerWith(func(path string, body map[string]any) (int, string) {
 				if path == "/validation" {
