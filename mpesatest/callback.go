@@ -23,6 +23,11 @@ import (
 // request carries: it is the application's setting, as the Mozambique
 // document 'Async response, callback and response codes' says ("the
 // Response URL provided on My Account's page").
+//
+// Daraja has no such application setting: it posts each result to the URLs
+// its request names, always (see Daraja). There URL is only the default
+// result URL that Options gives the client, APIs does not apply, and
+// Client, MaxAttempts, Backoff and Delay apply as here.
 type Async struct {
 	// URL receives the result callbacks: the Response URL of the
 	// application. Required.
@@ -95,9 +100,19 @@ type Callback struct {
 	Gateway mpesa.Gateway
 	API     mpesa.API
 	URL     string
+	// Kind names a Daraja callback: KindSTK, KindResult,
+	// KindQueueTimeout, KindValidation or KindConfirmation; "" on the
+	// other gateways.
+	Kind string
 	// Params is the JSON body POSTed: input_OriginalConversationID,
-	// input_ResultCode and so on (MSISDNs masked, as in Call.Params).
+	// input_ResultCode and so on (MSISDNs masked, as in Call.Params). On
+	// Daraja, whose bodies are nested, it is a flat view of Body: every
+	// scalar member, and each {Name|Key, Value} item as Name or Key →
+	// Value, the first of a repeated key kept.
 	Params map[string]string
+	// Body is the JSON body POSTed, exactly as sent but for the masked
+	// phone numbers; Daraja only (the other gateways' bodies are Params).
+	Body string
 	// Attempts lists each delivery attempt in order.
 	Attempts []Attempt
 	// Acknowledged reports that the listener acknowledged the result.
@@ -105,6 +120,25 @@ type Callback struct {
 	// Done reports that delivery has ended: acknowledged, out of
 	// attempts, or abandoned because the server closed.
 	Done bool
+
+	// plan is how a Daraja callback is sent; nil for the others, which
+	// follow WithAsync.
+	plan *delivery
+}
+
+// delivery is how one callback is sent.
+type delivery struct {
+	client      *http.Client
+	maxAttempts int
+	backoff     time.Duration
+	delay       time.Duration
+	// body is what is POSTed; nil sends Params as a JSON object.
+	body []byte
+	// check, when set, judges the listener's answer in place of the
+	// iPG acknowledgement rules: "" accepts it, else it says why not.
+	check func(ack map[string]string, nonString map[string]bool, parseErr error) string
+	// masked says that Params are already as the journal shows them.
+	masked bool
 }
 
 // Attempt is one delivery of a callback.
@@ -126,7 +160,11 @@ type Attempt struct {
 // delivers, the real parameters; the copy masks them.
 func (c *Callback) clone() Callback {
 	out := *c
-	out.Params = journalParams(c.Params)
+	if c.plan != nil && c.plan.masked {
+		out.Params = cloneMap(c.Params)
+	} else {
+		out.Params = journalParams(c.Params)
+	}
 	out.Attempts = make([]Attempt, len(c.Attempts))
 	for i, a := range c.Attempts {
 		a.Ack = journalParams(a.Ack)
@@ -176,6 +214,12 @@ func (s *Server) WaitCallbacks(ctx context.Context, n int) ([]Callback, error) {
 func (s *Server) startDelivery(rq *request, params map[string]string, settle func()) {
 	a := rq.async
 	rec := &Callback{Gateway: rq.gw, API: rq.api, URL: a.URL, Params: params}
+	s.launch(rec, a, settle)
+}
+
+// launch journals a callback and delivers it in the background, by its own
+// plan or else by a.
+func (s *Server) launch(rec *Callback, a *Async, settle func()) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -187,45 +231,52 @@ func (s *Server) startDelivery(rq *request, params map[string]string, settle fun
 	go s.deliver(rec, a, settle)
 }
 
-func (s *Server) deliver(rec *Callback, a *Async, settle func()) {
+func (s *Server) deliver(rec *Callback, as *Async, settle func()) {
 	defer s.wg.Done()
+	a := rec.plan
+	if a == nil {
+		a = &delivery{client: as.Client, maxAttempts: as.MaxAttempts, backoff: as.Backoff, delay: as.Delay}
+	}
 	defer func() {
 		s.mu.Lock()
 		rec.Done = true
 		s.notifyLocked()
 		s.mu.Unlock()
 	}()
-	if !sleep(s.ctx, a.Delay) {
+	if !sleep(s.ctx, a.delay) {
 		return
 	}
 	if settle != nil {
 		settle()
 	}
-	body, err := json.Marshal(rec.Params)
-	if err != nil {
-		panic("mpesatest: " + err.Error()) // a map of strings always marshals
+	body := a.body
+	if body == nil {
+		var err error
+		if body, err = json.Marshal(rec.Params); err != nil {
+			panic("mpesatest: " + err.Error()) // a map of strings always marshals
+		}
 	}
-	wait := a.Backoff
-	for i := 0; i < a.MaxAttempts; i++ {
+	wait := a.backoff
+	for i := 0; i < a.maxAttempts; i++ {
 		if i > 0 {
 			if !sleep(s.ctx, wait) {
 				return
 			}
 			wait *= 2
 		}
-		at, reason := s.post(a.Client, a.URL, body, rec)
+		at, reason := s.post(a.client, rec.URL, body, rec)
 		s.mu.Lock()
 		rec.Attempts = append(rec.Attempts, at)
 		if at.Err == "" {
 			rec.Acknowledged = true
 		}
 		s.mu.Unlock()
-		s.attempted(rec, at, reason, i+1, a.MaxAttempts)
+		s.attempted(rec, at, reason, i+1, a.maxAttempts)
 		if at.Err == "" {
 			return
 		}
 		if s.ctx.Err() == nil { // an attempt cut by Close is no failure of the listener's
-			s.logFailedAttempt(rec, at, reason, i+1, a.MaxAttempts)
+			s.logFailedAttempt(rec, at, reason, i+1, a.maxAttempts)
 		}
 	}
 }
@@ -261,6 +312,8 @@ func (s *Server) post(hc *http.Client, target string, body []byte, rec *Callback
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		at.Err = "listener answered HTTP " + resp.Status
+	case rec.plan != nil && rec.plan.check != nil:
+		at.Err = rec.plan.check(ack, nonString, err)
 	case err != nil:
 		at.Err = err.Error()
 	default:

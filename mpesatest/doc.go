@@ -1,14 +1,20 @@
-// Package mpesatest is an in-process simulator of the two M-Pesa payment
-// gateways, for tests that must run payments without credentials or network.
+// Package mpesatest is an in-process simulator of the three M-Pesa payment
+// gateways of the mpesa package, for tests that must run payments without
+// credentials or network.
 //
 // NewServer starts one HTTPS listener on the loopback interface that serves
-// both gateways, told apart by path exactly as mpesa.WithBaseURL builds them:
+// every gateway, told apart by path exactly as mpesa.WithBaseURL builds them:
 //
 //   - OpenAPI v2 at /{sandbox|openapi}/ipg/v2/{market}/{api}/ for the five
 //     markets (vodafoneGHA, vodacomTZN, vodacomLES, vodacomDRC, vodacomMOZ):
 //     getSession and the ten products;
 //   - Vodacom Mozambique v1x at /ipg/v1x/{api}/: C2B, B2C, B2B, transaction
-//     status, reversal and the customer-name query.
+//     status, reversal and the customer-name query;
+//   - Safaricom Daraja (Kenya) at its own paths: /oauth/v1/generate, the STK
+//     push and query (/mpesa/stkpush/v1/processrequest,
+//     /mpesa/stkpushquery/v1/query), C2B register URL and simulate (v1 and
+//     v2), B2C v3, B2B, reversal, transaction status, account balance and
+//     the Pull API (see Daraja below).
 //
 // WithMozambiquePorts adds what the live Mozambique gateway does: one
 // listener per API (C2B 18352, B2C 18345, B2B 18349, status 18353, reversal
@@ -36,6 +42,7 @@
 //	defer srv.Close()
 //	client, err := mpesa.NewClient(srv.APIKey(),
 //		append(srv.Options(mpesa.GatewayOpenAPI), mpesa.WithMarket(mpesa.MarketTanzania))...)
+//	daraja, err := mpesa.NewClient(srv.APIKey(), srv.Options(mpesa.GatewayDaraja)...)
 //
 // # Customers
 //
@@ -44,8 +51,39 @@
 // (401 INS-6), MSISDNCancelled declines (401 INS-5 on Mozambique),
 // MSISDNPromptTimeout lets the prompt time out (408 INS-9) and
 // MSISDNInsufficientBalance lacks funds (422 INS-2006). The Mozambique
-// equivalents start with 258. Any other valid number pays; SetCustomer
-// registers more.
+// equivalents start with 258, the Daraja ones with 254 (see Daraja). Any
+// other valid number pays; SetCustomer registers more.
+//
+// # Daraja
+//
+// The Daraja gateway plays the Safaricom portal pages (docs/gateways.md
+// D1–D30). Its consumer key is the API key; WithDaraja sets the rest, and
+// Options hands it all to a client: the consumer secret, the shortcode and
+// its passkey, the initiator and password, and Certificate, a certificate
+// of the simulator's own RSA key, so that the simulator decrypts the
+// SecurityCredential the client encrypts.
+//
+// OAuth tokens expire by the simulator's clock and each new one invalidates
+// the previous (the Authorization FAQ); a stale token is refused with the
+// invalid-token code of its page. The STK push checks every field, the
+// Password against the passkey and the very Timestamp sent, and that
+// Timestamp in East Africa Time against the clock; it keeps one prompt per
+// subscriber ("Unable to lock subscriber") and the two-minute rule of result
+// 17. Its callback comes to the request's CallBackURL after Daraja.Delay,
+// until when the STK query answers "The transaction is being processed".
+// DarajaMSISDNSuccess pays; DarajaMSISDNCancelled (1032),
+// DarajaMSISDNUnreachable (1037), DarajaMSISDNInsufficientBalance (1) and
+// DarajaMSISDNWrongPIN (2001) answer the prompt otherwise.
+//
+// C2B register URL records a shortcode's URLs (once, in production); C2B
+// simulate asks the ValidationURL, honours the merchant's answer or, when
+// none comes in time, the registered ResponseType, and sends the
+// confirmation, the MSISDN masked (v2) or hashed (v1). B2C v3 refuses a
+// reused OriginatorConversationID; B2C, B2B, reversal (once per receipt),
+// transaction status and account balance acknowledge and post their Result
+// to the request's ResultURL, where a wrong SecurityCredential comes back as
+// 2001. Scenario.QueueTimeout sends the QueueTimeOutURL notice instead, and
+// Daraja.Shapes the variations of the bodies that Daraja is seen to send.
 //
 // # Scenarios
 //
@@ -79,8 +117,13 @@
 //   - the Vodacom Mozambique v1x documents 'C2B, B2C, B2B, Query
 //     Transaction Status, Reversal', 'Query Transaction Status' and 'Async
 //     Response, Callbacks and Response Codes' (developer.mpesa.vm.co.mz);
+//   - the Safaricom Daraja portal (developer.safaricom.co.ke), by page:
+//     Authorization, MpesaExpressSimulate, CustomerToBusiness,
+//     CustomerToBusinessRegisterURL, BusinessToCustomer, BusinessPayBill,
+//     AccountBalance, TransactionStatus, Reversal, PullTransaction;
 //   - docs/gateways.md of this repository, by section ID (M13: facts from
-//     public integrations; M14: the customer-name query), for what published
+//     public integrations; M14: the customer-name query; D1–D30: Daraja,
+//     its sources, the integrators' reports and the choices), for what published
 //     integrations have seen the live gateways do beyond the documents, and
 //     for the choices made where the documents are silent or contradict
 //     themselves.

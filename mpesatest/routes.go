@@ -156,6 +156,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, only mpesa.API) {
 	// Read the whole request first: every answer, a reset connection
 	// included, comes after the gateway has read it.
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if only == 0 && isDarajaPath(r.URL.Path) {
+		s.serveDaraja(w, r, call, body, readErr) // daraja_routes.go
+		return
+	}
 
 	tg, ok := findRoute(r.URL.Path)
 	if ok && only != 0 && (tg.route.gateway != mpesa.GatewayMozambique || tg.route.api != only) {

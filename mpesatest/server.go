@@ -37,7 +37,7 @@ const (
 	MozambiqueSecurityCredential  = "Mpesa2019"
 )
 
-// Server is a running simulator of both gateways. Create it with NewServer
+// Server is a running simulator of the gateways. Create it with NewServer
 // and stop it with Close. Its methods are safe for concurrent use.
 type Server struct {
 	ts *httptest.Server
@@ -47,6 +47,7 @@ type Server struct {
 	key        *rsa.PrivateKey
 	pubB64     string
 	cfg        config
+	dj         *darajaState // the Daraja gateway (daraja.go)
 
 	// ctx ends when Close starts; deliveries and hanging handlers watch it.
 	ctx       context.Context
@@ -93,6 +94,8 @@ type config struct {
 	// ext holds the options of the run-time controls (listen.go,
 	// phone.go, events.go, control.go).
 	ext extConfig
+	// daraja is the Daraja gateway's configuration (WithDaraja).
+	daraja *Daraja
 }
 
 // An Option configures a Server.
@@ -175,7 +178,7 @@ func processKey() (*rsa.PrivateKey, error) {
 	return defaultKey, defaultKeyErr
 }
 
-// NewServer starts a simulator of both gateways on a TLS listener of the
+// NewServer starts a simulator of the gateways on a TLS listener of the
 // loopback interface. It panics if the listener or the RSA key cannot be
 // made, as httptest.NewServer does: a test cannot go on without them.
 func NewServer(opts ...Option) *Server {
@@ -234,6 +237,7 @@ func NewServer(opts ...Option) *Server {
 		ledger:    newLedger(),
 		changed:   make(chan struct{}),
 	}
+	s.dj = newDarajaState(&cfg, s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.initExt()
 	// HTTP/1.1 only: the reset scenario hijacks the connection, which
@@ -246,7 +250,7 @@ func NewServer(opts ...Option) *Server {
 }
 
 // URL returns the base URL of the simulator ("https://127.0.0.1:port"), for
-// mpesa.WithBaseURL. It serves every API of both gateways, told apart by
+// mpesa.WithBaseURL. It serves every API of every gateway, told apart by
 // path, also when WithMozambiquePorts adds the per-API listeners.
 func (s *Server) URL() string { return s.ts.URL }
 
@@ -264,8 +268,14 @@ func (s *Server) PublicKey() string { return s.pubB64 }
 // at the simulator: gateway, base URL, HTTP client, public key, the sample
 // shortcode, and on Mozambique the reversal initiator; on OpenAPI the
 // session lifetime and, when WithOrigin set one, the application's origin.
-// An OpenAPI client still needs mpesa.WithMarket.
+// An OpenAPI client still needs mpesa.WithMarket. On Daraja they are those
+// of WithDaraja: the consumer secret (the consumer key is APIKey), the
+// shortcode, passkey and initiator, Certificate, and the default result
+// URLs and environment when set.
 func (s *Server) Options(g mpesa.Gateway) []mpesa.Option {
+	if g == mpesa.GatewayDaraja {
+		return s.darajaOptions()
+	}
 	opts := []mpesa.Option{
 		mpesa.WithGateway(g),
 		mpesa.WithBaseURL(s.URL()),
@@ -313,6 +323,7 @@ func (s *Server) Close() {
 			a.Client.CloseIdleConnections()
 		}
 		s.closeExt()
+		s.dj.close()
 	})
 }
 
