@@ -116,11 +116,61 @@ func isGatewayAnswer(err error) bool {
 }
 
 // TestReplicasShareOneToken is TestReplicasShareOneSession for Daraja's
-// OAuth token. mpesa.GatewayDaraja and its simulator are being added to the
-// core by other work; until they are, there is nothing to run.
+// OAuth token, where sharing matters more: each new token invalidates the
+// previous one, so replicas refreshing on their own would log each other
+// out. 4 replicas × 250 callers fetch one token between them; when the
+// simulator ends it, every replica's next calls are refused at once, and
+// the replicas still fetch one replacement between them.
 func TestReplicasShareOneToken(t *testing.T) {
-	t.Skip("Daraja simulator not yet available: mpesa.GatewayDaraja does not exist in this tree; " +
-		"when it does, run TestReplicasShareOneSession's scenario with srv.Options(mpesa.GatewayDaraja) and count token requests")
+	t.Parallel()
+	rdb := newRedis(t)
+	p := testPrefix(t, rdb)
+	srv := mpesatest.NewServer(mpesatest.WithLogger(discardLogger()))
+	defer srv.Close()
+	const replicas, callers = 4, 250
+
+	var clients []*mpesa.Client
+	for i := 0; i < replicas; i++ {
+		s := newStore(t, newRedis(t), p, WithTimeout(10*time.Second))
+		c, err := mpesa.NewClient(srv.APIKey(), append(srv.Options(mpesa.GatewayDaraja),
+			mpesa.WithHTTPClient(replicaHTTPClient(t, srv)), mpesa.WithQueryTimeout(time.Minute),
+			mpesa.WithCredentialStore(s.Credentials()), mpesa.WithLogger(testLogger(t)))...)
+		require.NoError(t, err)
+		clients = append(clients, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// An STK query of a push nobody made: the simulator refuses it, but
+	// only after the token was accepted.
+	query := mpesa.TransactionStatusRequest{QueryReference: "ws_CO_01012020000000000000"}
+	burst := func() {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for _, c := range clients {
+			for j := 0; j < callers; j++ {
+				wg.Add(1)
+				go func(c *mpesa.Client) {
+					defer wg.Done()
+					<-start
+					if _, err := c.TransactionStatus(ctx, query); err != nil && !isGatewayAnswer(err) {
+						if failed.Add(1) <= 3 {
+							t.Error(err)
+						}
+					}
+				}(c)
+			}
+		}
+		close(start)
+		wg.Wait()
+		require.Zero(t, failed.Load(), "every call went through")
+	}
+	burst()
+	assert.Equal(t, 1, srv.TokenRequests(), "one token for %d replicas × %d callers", replicas, callers)
+
+	srv.ExpireTokens()
+	burst()
+	assert.Equal(t, 2, srv.TokenRequests(), "one replacement for every replica")
 }
 
 // replicaSet is N replicas of a payment service behind a round-robin
