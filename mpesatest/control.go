@@ -81,13 +81,13 @@ type controlRoute struct {
 // controlRoutes are the endpoints, as GET /_sim/ lists them.
 func (s *Server) controlRoutes() []controlRoute {
 	return []controlRoute{
-		{"GET /_sim/{$}", "what a client needs (base URLs, keys, shortcodes, customers) and these endpoints", s.cInfo},
+		{"GET /_sim/{$}", "what a client needs (base URLs, keys, shortcodes, the Daraja secrets and certificate, customers) and these endpoints", s.cInfo},
 		{"GET /_sim/state", "everything the phone page shows; ?after=V waits until version V is past (up to 25 s)", s.cState},
 		{"POST /_sim/scenarios", `queue scenarios: {"api":"c2b","code":"INS-16"} or {"api":"c2b","fault":"hang","status":0,"processed":false,"count":1}, or an array of them`, s.cAddScenarios},
 		{"GET /_sim/scenarios", "scenarios still queued, per API", s.cScenarios},
 		{"GET /_sim/async", "which products answer asynchronously, and where callbacks go", s.cAsync},
 		{"PUT /_sim/async", `{"url":"http://127.0.0.1:9000/results","apis":{"c2b":true,"b2c":false},"delay_ms":0,"max_attempts":3,"backoff_ms":100}; {"enabled":false} makes all synchronous`, s.cSetAsync},
-		{"PUT /_sim/interactive", `{"all":true}: every C2B waits for its prompt to be answered`, s.cSetInteractive},
+		{"PUT /_sim/interactive", `{"all":true}: every C2B (Daraja: STK push) waits for its prompt to be answered`, s.cSetInteractive},
 		{"GET /_sim/customers", "the test customers and what each does", s.cCustomers},
 		{"PUT /_sim/customers/{msisdn}", `{"outcome":"cancelled","first_name":"Ana","last_name":"Maria","interactive":true}`, s.cSetCustomer},
 		{"GET /_sim/calls", "the journal of calls, secrets removed and MSISDNs masked; ?api=c2b&gateway=mozambique-v1x&since=SEQ", s.cCalls},
@@ -165,11 +165,22 @@ type gatewayInfo struct {
 	BaseURL             string            `json:"base_url"`
 	Paths               string            `json:"paths"`
 	Markets             []string          `json:"markets,omitempty"`
+	Environment         string            `json:"environment,omitempty"`
 	ServiceProviderCode string            `json:"service_provider_code"`
 	InitiatorIdentifier string            `json:"initiator_identifier,omitempty"`
 	SecurityCredential  string            `json:"security_credential,omitempty"`
 	PortURLs            map[string]string `json:"port_urls,omitempty"`
-	Origin              string            `json:"origin"`
+	Origin              string            `json:"origin,omitempty"`
+	// Daraja's: the consumer key is the API key; these are the rest of
+	// what Options(mpesa.GatewayDaraja) gives a client, the simulator's
+	// test credentials.
+	ConsumerSecret    string `json:"consumer_secret,omitempty"`
+	Passkey           string `json:"passkey,omitempty"`
+	InitiatorName     string `json:"initiator_name,omitempty"`
+	InitiatorPassword string `json:"initiator_password,omitempty"`
+	Certificate       string `json:"certificate,omitempty"`
+	ResultURL         string `json:"result_url,omitempty"`
+	QueueTimeoutURL   string `json:"queue_timeout_url,omitempty"`
 }
 
 // baseURL is the simulator's URL as the request reached it.
@@ -208,6 +219,7 @@ func (s *Server) cInfo(r *http.Request) (int, any) {
 				ServiceProviderCode: OpenAPIServiceProviderCode, Origin: s.cfg.origins[0],
 			},
 			mpesa.GatewayMozambique.String(): moz,
+			mpesa.GatewayDaraja.String():     s.darajaInfo(base),
 		},
 		APIKey: s.cfg.apiKey, PublicKey: s.pubB64, Customers: s.customerViews(), Endpoints: endpoints,
 	}

@@ -48,9 +48,7 @@ func viewCall(seq int, c Call) callView {
 	if c.API != 0 {
 		v.Gateway, v.API, v.Market = c.Gateway.String(), c.API.String(), string(c.Market)
 	}
-	if code, ok := c.Response["output_ResponseCode"]; ok {
-		v.Code = code
-	}
+	v.Code = responseCode(c)
 	if c.Scenario != nil {
 		sv := viewScenario(*c.Scenario)
 		v.Scenario = &sv
@@ -77,6 +75,7 @@ type callbackView struct {
 	Seq          int               `json:"seq"`
 	Gateway      string            `json:"gateway"`
 	API          string            `json:"api"`
+	Kind         string            `json:"kind,omitempty"` // Daraja's: Callback.Kind
 	URL          string            `json:"url"`
 	Params       map[string]string `json:"params"`
 	Attempts     []attemptView     `json:"attempts"`
@@ -86,7 +85,7 @@ type callbackView struct {
 
 func viewCallback(seq int, cb Callback) callbackView {
 	v := callbackView{
-		Seq: seq, Gateway: cb.Gateway.String(), API: cb.API.String(), URL: logURL(cb.URL),
+		Seq: seq, Gateway: cb.Gateway.String(), API: cb.API.String(), Kind: cb.Kind, URL: logURL(cb.URL),
 		Params: cb.Params, Acknowledged: cb.Acknowledged, Done: cb.Done,
 		Attempts: make([]attemptView, len(cb.Attempts)),
 	}
@@ -147,6 +146,22 @@ func viewPrompt(p Prompt) promptView {
 	}
 }
 
+// darajaInfo is the Daraja gateway's part of GET /_sim/.
+func (s *Server) darajaInfo(base string) gatewayInfo {
+	d := s.dj.cfg
+	env := "sandbox"
+	if d.Environment == mpesa.Production {
+		env = "production"
+	}
+	return gatewayInfo{
+		BaseURL: base, Paths: "/oauth/v1/generate, /mpesa/{api}/v{n}/..., /pulltransactions/v1/...",
+		Environment: env, ServiceProviderCode: d.Shortcode,
+		ConsumerSecret: string(d.ConsumerSecret), Passkey: string(d.Passkey),
+		InitiatorName: d.Initiator, InitiatorPassword: string(d.InitiatorPassword),
+		Certificate: s.Certificate(), ResultURL: d.ResultURL, QueueTimeoutURL: d.QueueTimeoutURL,
+	}
+}
+
 type customerView struct {
 	MSISDN      string `json:"msisdn"`
 	Outcome     string `json:"outcome"`
@@ -157,12 +172,28 @@ type customerView struct {
 	Does string `json:"does"`
 }
 
+// responseCode is the code of a call's answer: output_ResponseCode on the
+// INS gateways; on Daraja the ResponseCode of an answer, else the
+// errorCode of the error envelope (docs/gateways.md D23).
+func responseCode(c Call) string {
+	for _, k := range []string{"output_ResponseCode", "ResponseCode", "errorCode"} {
+		if code, ok := c.Response[k]; ok {
+			return code
+		}
+	}
+	return ""
+}
+
 // Customers returns the registered test customers by MSISDN: the
-// documents' pre-built cases, and those of SetCustomer.
+// documents' pre-built cases, the Daraja test customers (DarajaMSISDN…),
+// and those of SetCustomer, which replace them.
 func (s *Server) Customers() map[string]Customer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]Customer, len(s.customers))
+	out := make(map[string]Customer, len(s.customers)+len(darajaCustomers))
+	for k, o := range darajaCustomers {
+		out[k] = Customer{Outcome: o}
+	}
 	for k, c := range s.customers {
 		out[k] = c
 	}
@@ -183,18 +214,25 @@ func (s *Server) customerViews() []customerView {
 }
 
 // gatewayOfMSISDN guesses the gateway a test number is for: Mozambique
-// numbers start with 258.
+// numbers start with 258, Kenyan (Daraja) ones with 254.
 func gatewayOfMSISDN(msisdn string) mpesa.Gateway {
-	if strings.HasPrefix(msisdn, "258") {
+	switch {
+	case strings.HasPrefix(msisdn, "258"):
 		return mpesa.GatewayMozambique
+	case strings.HasPrefix(msisdn, "254"):
+		return mpesa.GatewayDaraja
 	}
 	return mpesa.GatewayOpenAPI
 }
 
 // OutcomeDoes says in a few words what a C2B payment of a customer with
 // outcome o does on gateway g ("declines the PIN prompt: 401 INS-5"), for
-// a list of test customers.
+// a list of test customers. On Daraja, where the C2B is an STK push, it
+// gives the STK callback's ResultCode ("cancels the prompt: 1032").
 func OutcomeDoes(o Outcome, g mpesa.Gateway) string {
+	if g == mpesa.GatewayDaraja {
+		return darajaDoes(o)
+	}
 	code, _, failed := failure(g, o)
 	if !failed {
 		return "pays: 201 INS-0"
@@ -214,6 +252,22 @@ func OutcomeDoes(o Outcome, g mpesa.Gateway) string {
 		return "lacks the funds: " + status + code
 	}
 	return code
+}
+
+// darajaDoes is OutcomeDoes on Daraja.
+func darajaDoes(o Outcome) string {
+	code := stkCustomerCode(o)
+	switch o {
+	case OutcomeCancelled:
+		return "cancels the prompt: " + code
+	case OutcomePromptTimeout:
+		return "cannot be reached: " + code
+	case OutcomeInsufficientBalance:
+		return "lacks the funds: " + code
+	case OutcomeRejected:
+		return "enters a wrong PIN: " + code
+	}
+	return "pays: " + code
 }
 
 // Names of the enums as the control plane spells them: the String of each

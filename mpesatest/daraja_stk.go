@@ -203,8 +203,14 @@ func (s *Server) stkPush(rq *djRequest) djAnswer {
 	}
 	st := &djSTK{merchantID: s.djRequestID(), checkoutID: s.newCheckoutIDLocked(), shortcode: p["BusinessShortCode"],
 		phone: phone, amount: amount, callbackURL: p["CallBackURL"], open: true}
-	st.code = s.stkOutcomeLocked(rq, st)
-	st.desc = resultDesc(mpesa.APIC2B, st.code, stkDescs)
+	// The customer is asked on the phone page when the gateway has not
+	// decided the push first (docs/gateways.md D9) and the customer is
+	// interactive (Customer.Interactive, WithInteractive).
+	ask := s.stkGatewayOutcomeLocked(rq, st) == "" && (s.ext.interactive || s.customers[phone].Interactive)
+	if !ask {
+		st.code = s.stkOutcomeLocked(rq, st)
+		st.desc = resultDesc(mpesa.APIC2B, st.code, stkDescs)
+	}
 	scope := scopeOf(mpesa.GatewayDaraja, mpesa.MarketKenya)
 	st.t = &tx{scope: scope, gw: mpesa.GatewayDaraja, market: mpesa.MarketKenya, api: mpesa.APIC2B,
 		conv: st.checkoutID, ref: st.merchantID, parties: []string{st.shortcode, p["PartyB"]},
@@ -216,11 +222,18 @@ func (s *Server) stkPush(rq *djRequest) djAnswer {
 	rec := s.djCallback(rq.async, mpesa.APIC2B, KindSTK, st.callbackURL, resultAck)
 	settle := func() { s.settleSTK(st, p["PartyB"], p["AccountReference"]) }
 	build := func() jobj { return s.stkCallbackBody(st) }
+	after := func() { s.djSend(rec, settle, build) }
+	if ask {
+		// The answer is written at once, as Daraja's is; the prompt opens
+		// after it and the callback follows the customer's answer
+		// (daraja_phone.go).
+		after = func() { s.openSTKPrompt(rq, st, rec, settle, build) }
+	}
 	return djAnswer{
 		status: http.StatusOK,
 		body: flatObj("MerchantRequestID", st.merchantID, "CheckoutRequestID", st.checkoutID,
 			"ResponseCode", "0", "ResponseDescription", msgSTKAccepted, "CustomerMessage", msgSTKAccepted),
-		after: func() { s.djSend(rec, settle, build) },
+		after: after,
 	}
 }
 
@@ -229,6 +242,16 @@ func (s *Server) stkPush(rq *djRequest) djAnswer {
 // 250,000); a pay bill push whose PartyB is not the shortcode (2028); the
 // rule of 17; then the customer's answer (docs/gateways.md D9, D10, D25).
 func (s *Server) stkOutcomeLocked(rq *djRequest, st *djSTK) string {
+	if code := s.stkGatewayOutcomeLocked(rq, st); code != "" {
+		return code
+	}
+	return stkCustomerCode(s.darajaOutcomeLocked(st.phone))
+}
+
+// stkGatewayOutcomeLocked is the part of stkOutcomeLocked that comes before
+// the customer is asked: the code that ends the push whatever the customer
+// would answer, or "" when the customer's answer decides.
+func (s *Server) stkGatewayOutcomeLocked(rq *djRequest, st *djSTK) string {
 	p := rq.params
 	switch {
 	case rq.force != "":
@@ -246,7 +269,14 @@ func (s *Server) stkOutcomeLocked(rq *djRequest, st *djSTK) string {
 			return "17"
 		}
 	}
-	switch s.darajaOutcomeLocked(st.phone) {
+	return ""
+}
+
+// stkCustomerCode is the STK result code of a customer's answer to the
+// prompt (docs/gateways.md D9): 1032 cancelled, 1037 unreachable (the
+// prompt times out), 1 insufficient balance, 2001 wrong PIN, else 0.
+func stkCustomerCode(o Outcome) string {
+	switch o {
 	case OutcomeCancelled:
 		return "1032"
 	case OutcomePromptTimeout:

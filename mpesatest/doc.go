@@ -73,7 +73,10 @@
 // until when the STK query answers "The transaction is being processed".
 // DarajaMSISDNSuccess pays; DarajaMSISDNCancelled (1032),
 // DarajaMSISDNUnreachable (1037), DarajaMSISDNInsufficientBalance (1) and
-// DarajaMSISDNWrongPIN (2001) answer the prompt otherwise.
+// DarajaMSISDNWrongPIN (2001) answer the prompt otherwise. An interactive
+// customer's prompt (Customer.Interactive, WithInteractive) waits for
+// AnswerPrompt or the phone page instead, and the callback carries the
+// answer; see Prompt.
 //
 // C2B register URL records a shortcode's URLs (once, in production); C2B
 // simulate asks the ValidationURL, honours the merchant's answer or, when

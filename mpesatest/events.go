@@ -165,7 +165,7 @@ func (s *Server) reportCall(c *Call) {
 		slog.String("path", snap.Path),
 		slog.Int("status", snap.Status),
 	)
-	if code, ok := snap.Response["output_ResponseCode"]; ok {
+	if code := responseCode(snap); code != "" {
 		attrs = append(attrs, slog.String("code", code))
 	}
 	if e, ok := snap.Response["output_error"]; ok {
@@ -204,8 +204,11 @@ func (s *Server) attempted(rec *Callback, at Attempt, reason string, attempt, ma
 		slog.Int("status", at.Status),
 		slog.Bool("acknowledged", at.Err == ""),
 	}
-	if code, ok := at.Ack["output_ResponseCode"]; ok {
-		attrs = append(attrs, slog.String("ack_code", code))
+	for _, k := range []string{"output_ResponseCode", "ResultCode"} { // Daraja's acknowledgements carry ResultCode
+		if code, ok := at.Ack[k]; ok {
+			attrs = append(attrs, slog.String("ack_code", code))
+			break
+		}
 	}
 	if at.Err != "" {
 		level = slog.LevelWarn

@@ -48,6 +48,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		Gateways: []pageGateway{
 			{mpesa.GatewayOpenAPI.String(), "/{sandbox|openapi}/ipg/v2/{market}/{api}/", OpenAPIServiceProviderCode},
 			{mpesa.GatewayMozambique.String(), "/ipg/v1x/{api}/", MozambiqueServiceProviderCode},
+			{mpesa.GatewayDaraja.String(), "/oauth/v1/generate, /mpesa/...", s.dj.cfg.Shortcode},
 		},
 		Customers: s.customerViews(),
 		Prompts:   s.promptViews(),

@@ -29,8 +29,9 @@ const DefaultPromptTimeout = 90 * time.Second
 // unknown, answered already, timed out or abandoned.
 var ErrNoPrompt = errors.New("mpesatest: no such open prompt")
 
-// WithInteractive makes every C2B payment interactive, as if every customer
-// had Customer.Interactive set (SetInteractive changes it at run time).
+// WithInteractive makes every C2B payment interactive (on Daraja, every STK
+// push), as if every customer had Customer.Interactive set (SetInteractive
+// changes it at run time).
 func WithInteractive() Option {
 	return func(c *config) { c.ext.interactive = true }
 }
@@ -66,6 +67,16 @@ func (s *Server) interactive(msisdn string) bool {
 // payment is Pending and its reference taken (a resend is a duplicate).
 // A client that gives up on a synchronous call leaves the prompt open: its
 // answer still decides the payment, which a status query then reports.
+//
+// On Daraja the prompt is an STK push's, and Async is always true: Daraja
+// answers the push at once, the STK query answers "The transaction is
+// being processed" while the prompt is open, and the STK callback carries
+// the answer (PIN 0, decline 1032, timeout 1037, or the customer's
+// registered 1 or 2001). A push the gateway ends before asking the
+// customer (a scenario's code, an amount limit, 2028, 17) opens no prompt.
+// Reference is then the MerchantRequestID, ConversationID the
+// CheckoutRequestID, TransactionReference the AccountReference and
+// ServiceProviderCode the PartyB.
 type Prompt struct {
 	// ID names the prompt for AnswerPrompt.
 	ID      string
@@ -105,6 +116,9 @@ type prompt struct {
 	// then the synchronous answer of the call, nil when abandoned.
 	done chan struct{}
 	sync *answer
+	// stk is set for a Daraja STK push's prompt (daraja_phone.go); rq is
+	// then nil.
+	stk *stkPrompt
 }
 
 // promptPay serves a C2B of an interactive customer.
@@ -224,17 +238,18 @@ func (s *Server) WaitPrompt(ctx context.Context) (Prompt, error) {
 //
 //   - OutcomeSuccess: the customer enters the PIN. The payment completes,
 //     unless the customer's registered Outcome is one the platform decides
-//     after the PIN (OutcomeRejected: INS-6; OutcomeInsufficientBalance:
-//     INS-2006), which then applies;
+//     after the PIN (OutcomeRejected: INS-6, Daraja 2001;
+//     OutcomeInsufficientBalance: INS-2006, Daraja 1), which then applies;
 //   - OutcomeCancelled: the customer declines: Mozambique INS-5, OpenAPI
-//     INS-6 (its documents have no INS-5), status Cancelled;
-//   - OutcomePromptTimeout: nobody answers: INS-9, status Expired, as when
-//     the deadline passes;
+//     INS-6 (its documents have no INS-5), Daraja 1032; status Cancelled;
+//   - OutcomePromptTimeout: nobody answers: INS-9 (Daraja 1037), status
+//     Expired, as when the deadline passes;
 //   - OutcomeRejected, OutcomeInsufficientBalance: as for a customer
 //     registered with them.
 //
-// The waiting C2B call gets its answer, or the result callback is sent. It
-// returns ErrNoPrompt when the prompt is not open.
+// The waiting C2B call gets its answer, or the result callback (on Daraja
+// the STK callback) is sent. It returns ErrNoPrompt when the prompt is not
+// open.
 func (s *Server) AnswerPrompt(id string, o Outcome) error {
 	if o < OutcomeSuccess || o > OutcomeInsufficientBalance {
 		return errors.New("mpesatest: AnswerPrompt: unknown outcome " + o.String())
@@ -257,6 +272,10 @@ func (s *Server) AnswerPrompt(id string, o Outcome) error {
 
 // settlePrompt ends the payment of an answered prompt.
 func (s *Server) settlePrompt(p *prompt, o Outcome) {
+	if p.stk != nil {
+		s.settleSTKPrompt(p, o)
+		return
+	}
 	rq, t := p.rq, p.t
 	if o == OutcomeSuccess && (p.after == OutcomeRejected || p.after == OutcomeInsufficientBalance) {
 		o = p.after
@@ -306,6 +325,9 @@ func (s *Server) abandonPrompts() {
 	s.mu.Unlock()
 	for _, p := range ps {
 		p.timer.Stop()
+		if p.stk != nil {
+			s.abandonSTKPrompt(p)
+		}
 		close(p.done)
 	}
 	if len(ps) > 0 {
