@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -41,6 +42,7 @@ type simConfig struct {
 	interactive   bool
 	promptTimeout time.Duration
 	json          bool
+	darajaCertOut string
 }
 
 // listFlag is a flag that may be given more than once.
@@ -65,13 +67,26 @@ type simInfo struct {
 	asyncAPIs     []mpesa.API
 	interactive   bool
 	promptTimeout time.Duration
+	// daraja is the Daraja gateway's settings, secrets included (they are
+	// the simulator's test credentials); darajaCert the file that holds
+	// its certificate, in tmpDir unless --daraja-cert-out named one.
+	daraja       mpesatest.Daraja
+	darajaCert   string
+	darajaResult string // the result URL the env file gives Daraja clients
+	tmpDir       string
 }
+
+// defaultDarajaResultURL is the result URL of Daraja clients when mpesa sim
+// has no --async URL: where mpesa listen listens by default. Daraja posts
+// every result to the URL its request names (docs/gateways.md D26 bans
+// "mpesa" in it).
+const defaultDarajaResultURL = "http://127.0.0.1:8080/daraja/results"
 
 func runSim(ctx context.Context, e *env, args []string) int {
 	var c simConfig
 	fs := flag.NewFlagSet("mpesa sim", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8443", "serve every API of both gateways, the control plane (/_sim/) and the phone page (/) here")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8443", "serve every API of every gateway, the control plane (/_sim/) and the phone page (/) here")
 	fs.BoolVar(&c.plainHTTP, "http", false, "serve plain HTTP instead of TLS, for clients that cannot be given a CA")
 	fs.Var(&c.hosts, "host", "a host name the TLS certificate must also be valid for (for example api.sandbox.vm.co.mz, pointed at 127.0.0.1 in /etc/hosts); repeatable")
 	fs.StringVar(&c.caOut, "ca-out", "", "write the CA certificate a client must trust to this file (PEM)")
@@ -83,7 +98,8 @@ func runSim(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&c.asyncURL, "async", "", "answer asynchronously and POST the result callbacks to this URL (the application's Response URL)")
 	fs.StringVar(&c.asyncAPIs, "async-apis", "", "with --async: the products that answer asynchronously, comma-separated (default c2b,b2c,b2b,reversal and the direct debit changes)")
 	fs.DurationVar(&c.asyncDelay, "async-delay", 0, "with --async: the wait between the answer and the callback")
-	fs.BoolVar(&c.interactive, "interactive", false, "every C2B waits for its PIN prompt to be answered on the phone page (or the control plane)")
+	fs.BoolVar(&c.interactive, "interactive", false, "every C2B (on Daraja, every STK push) waits for its PIN prompt to be answered on the phone page (or the control plane)")
+	fs.StringVar(&c.darajaCertOut, "daraja-cert-out", "", "write the Daraja certificate (the simulator's key, for encrypting the initiator password) to this file and keep it (default: a temporary file, removed on exit)")
 	fs.DurationVar(&c.promptTimeout, "prompt-timeout", mpesatest.DefaultPromptTimeout, "how long a PIN prompt waits before it times out (INS-9)")
 	fs.BoolVar(&c.json, "json", false, "log JSON lines (log/slog) instead of text")
 	fs.Usage = func() {
@@ -91,16 +107,19 @@ func runSim(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(w, `Usage: mpesa sim [flags]
 
 Serves the M-Pesa gateways on a local address: OpenAPI v2 in its five markets
-at /{sandbox|openapi}/ipg/v2/{market}/{api}/ and Vodacom Mozambique v1x at
-/ipg/v1x/{api}/, as the mpesatest package does for Go tests, with a JSON
-control plane under /_sim/ and a phone page at /. It runs until SIGINT or
-SIGTERM, then lets callbacks in flight finish (up to 5 s).
+at /{sandbox|openapi}/ipg/v2/{market}/{api}/, Vodacom Mozambique v1x at
+/ipg/v1x/{api}/ and Safaricom Daraja at its own paths (/oauth/v1/generate,
+/mpesa/..., /pulltransactions/v1/...), as the mpesatest package does for Go
+tests, with a JSON control plane under /_sim/ and a phone page at /. It runs
+until SIGINT or SIGTERM, then lets callbacks in flight finish (up to 5 s).
 
 Prints: on start, everything a client needs (base URLs, the API key, the
-public key, shortcodes, the Mozambique initiator and credential, the test
-customers and what each does); these are the simulator's test credentials,
-not secrets. Then one log line per call and per callback delivery attempt on
-standard error, with no secret and no full phone number.
+public key, shortcodes, the Mozambique initiator and credential, Daraja's
+consumer secret, passkey, initiator and password and the file of its
+certificate, the test customers and what each does); these are the
+simulator's test credentials, not secrets. Then one log line per call and
+per callback delivery attempt on standard error, with no secret and no full
+phone number.
 
 Flags:
 `)
@@ -140,6 +159,7 @@ Flags:
 		fmt.Fprintln(e.stderr, "mpesa sim:", err)
 		return exitUsage
 	}
+	defer info.removeTemp()
 	printBanner(e.stdout, &c, info)
 	if c.envOut != "" {
 		if err := writeNew(c.envOut, []byte(envFile(&c, info))); err != nil {
@@ -260,7 +280,46 @@ func startSim(c *simConfig, asyncAPIs []mpesa.API, logger *slog.Logger) (*mpesat
 	}
 	info.apiKey, info.publicKey = srv.APIKey(), srv.PublicKey()
 	info.customers = srv.Customers()
+	if err := info.writeDarajaCert(srv, c); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
 	return srv, info, nil
+}
+
+// writeDarajaCert writes the Daraja certificate where a client reads it
+// (mpesa.WithCertificate takes its PEM; MPESA_CERTIFICATE_FILE names it):
+// --daraja-cert-out, or a file in a temporary directory that removeTemp
+// removes on exit.
+func (info *simInfo) writeDarajaCert(srv *mpesatest.Server, c *simConfig) error {
+	info.daraja = srv.Daraja()
+	info.darajaResult = info.daraja.ResultURL
+	if info.darajaResult == "" {
+		info.darajaResult = defaultDarajaResultURL
+	}
+	path := c.darajaCertOut
+	if path == "" {
+		dir, err := os.MkdirTemp("", "mpesa-sim-")
+		if err != nil {
+			return fmt.Errorf("a directory for the Daraja certificate: %w", err)
+		}
+		info.tmpDir = dir
+		path = filepath.Join(dir, "daraja-certificate.pem")
+	}
+	// A certificate is no secret: readable by the clients of other users.
+	if err := os.WriteFile(path, []byte(srv.Certificate()), 0o644); err != nil {
+		info.removeTemp()
+		return fmt.Errorf("--daraja-cert-out: %w", err)
+	}
+	info.darajaCert = absPath(path)
+	return nil
+}
+
+// removeTemp removes what the simulator wrote for this run only.
+func (info *simInfo) removeTemp() {
+	if info.tmpDir != "" {
+		_ = os.RemoveAll(info.tmpDir)
+	}
 }
 
 // simTLS makes the TLS configuration: a certificate for localhost, the
@@ -360,9 +419,14 @@ func sortedCustomers(cs map[string]mpesatest.Customer) []string {
 	return out
 }
 
+// gatewayOf is the gateway of a test customer, as the control plane tells
+// them apart: 258… Mozambique, 254… Daraja, any other number OpenAPI v2.
 func gatewayOf(msisdn string) mpesa.Gateway {
-	if strings.HasPrefix(msisdn, "258") {
+	switch {
+	case strings.HasPrefix(msisdn, "258"):
 		return mpesa.GatewayMozambique
+	case strings.HasPrefix(msisdn, "254"):
+		return mpesa.GatewayDaraja
 	}
 	return mpesa.GatewayOpenAPI
 }

@@ -50,7 +50,26 @@ func printBanner(w io.Writer, c *simConfig, info *simInfo) {
 	row("origin", mpesatest.OriginMozambique)
 	row("initiator", mpesatest.MozambiqueInitiatorIdentifier+" (security credential "+mpesatest.MozambiqueSecurityCredential+")")
 
-	fmt.Fprintln(w, "\nBoth gateways")
+	d := info.daraja
+	fmt.Fprintln(w, "\nSafaricom Daraja (Kenya, sandbox)")
+	row("base URL", info.base+"  (paths /oauth/v1/generate, /mpesa/..., /pulltransactions/v1/...)")
+	row("consumer key", "the API key below")
+	row("consumer secret", string(d.ConsumerSecret))
+	row("shortcode", d.Shortcode)
+	row("passkey", string(d.Passkey))
+	row("initiator", d.Initiator+" (password "+string(d.InitiatorPassword)+")")
+	certNote := " (temporary, removed on exit; --daraja-cert-out FILE keeps it)"
+	if c.darajaCertOut != "" {
+		certNote = ""
+	}
+	row("certificate", info.darajaCert+certNote)
+	resultNote := " (mpesa listen's address; --async URL sets another)"
+	if d.ResultURL != "" {
+		resultNote = ""
+	}
+	row("result URL", info.darajaResult+resultNote+"; every result goes to the URL its request names")
+
+	fmt.Fprintln(w, "\nEvery gateway")
 	row("API key", info.apiKey)
 	keyNote := fmt.Sprintf("RSA %d, new for this run; --key FILE keeps it", publicKeyBits(info.publicKey))
 	if info.keyFile != "" {
@@ -60,10 +79,10 @@ func printBanner(w io.Writer, c *simConfig, info *simInfo) {
 		}
 		keyNote = fmt.Sprintf("RSA %d, %s %s", publicKeyBits(info.publicKey), verb, info.keyFile)
 	}
-	row("public key", keyNote)
+	row("public key", keyNote+" (OpenAPI v2 and Mozambique; Daraja's certificate holds it)")
 	fmt.Fprintf(w, "    %s\n", info.publicKey)
 
-	fmt.Fprintln(w, "\nTest customers (what a C2B payment of each does)")
+	fmt.Fprintln(w, "\nTest customers (what a C2B payment of each does; on Daraja, the STK push's ResultCode)")
 	for _, msisdn := range sortedCustomers(info.customers) {
 		cust := info.customers[msisdn]
 		does := mpesatest.OutcomeDoes(cust.Outcome, gatewayOf(msisdn))
@@ -90,7 +109,7 @@ func printBanner(w io.Writer, c *simConfig, info *simInfo) {
 		row("answers", "synchronous (PUT /_sim/async, or --async URL, for callbacks)")
 	}
 	if info.interactive {
-		row("prompts", fmt.Sprintf("every C2B waits for its PIN prompt on the phone page (times out after %v)", info.promptTimeout))
+		row("prompts", fmt.Sprintf("every C2B and STK push waits for its PIN prompt on the phone page (times out after %v)", info.promptTimeout))
 	}
 	if c.envOut != "" {
 		row("env file", c.envOut)
@@ -106,16 +125,18 @@ func joinMarkets() string {
 }
 
 // envFile is the .env of --env-out. The generic MPESA_ names configure an
-// OpenAPI v2 client (market vodacomTZN); MPESA_MOZAMBIQUE_ names take
-// precedence for mpesa --gateway mozambique-v1x.
+// OpenAPI v2 client (market vodacomTZN); MPESA_MOZAMBIQUE_ and
+// MPESA_DARAJA_ names take precedence for mpesa --gateway mozambique-v1x
+// and --gateway daraja.
 func envFile(c *simConfig, info *simInfo) string {
 	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
+	line := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, envValue(v)) }
 	comment := func(s string) { fmt.Fprintf(&b, "# %s\n", s) }
 	comment("Written by mpesa sim for the simulator at " + info.base + ".")
 	comment("Read it with mpesa --env-file FILE, or source it in a shell. The generic")
 	comment("names configure OpenAPI v2; MPESA_MOZAMBIQUE_* are read first when the")
-	comment("gateway is mozambique-v1x (mpesa --gateway mozambique-v1x).")
+	comment("gateway is mozambique-v1x (mpesa --gateway mozambique-v1x), MPESA_DARAJA_*")
+	comment("when it is daraja (mpesa --gateway daraja).")
 	line("MPESA_GATEWAY", mpesa.GatewayOpenAPI.String())
 	line("MPESA_MARKET", string(mpesa.MarketTanzania))
 	line("MPESA_ENVIRONMENT", "sandbox")
@@ -143,6 +164,27 @@ func envFile(c *simConfig, info *simInfo) string {
 		}
 	}
 	b.WriteString("\n")
+	d := info.daraja
+	comment("Safaricom Daraja: its consumer key is the API key; the certificate file")
+	if c.darajaCertOut == "" {
+		comment("is removed when the simulator exits (--daraja-cert-out FILE keeps it)")
+	} else {
+		comment("is kept")
+	}
+	line("MPESA_DARAJA_BASE_URL", info.base)
+	line("MPESA_DARAJA_CONSUMER_KEY", info.apiKey)
+	line("MPESA_DARAJA_CONSUMER_SECRET", string(d.ConsumerSecret))
+	line("MPESA_DARAJA_SERVICE_PROVIDER_CODE", d.Shortcode)
+	line("MPESA_DARAJA_PASSKEY", string(d.Passkey))
+	line("MPESA_DARAJA_INITIATOR_NAME", d.Initiator)
+	line("MPESA_DARAJA_INITIATOR_PASSWORD", string(d.InitiatorPassword))
+	line("MPESA_DARAJA_CERTIFICATE_FILE", info.darajaCert)
+	if d.ResultURL == "" {
+		comment("mpesa listen's default address: where Daraja posts the results")
+	}
+	line("MPESA_DARAJA_RESULT_URL", info.darajaResult)
+	line("MPESA_DARAJA_CUSTOMER_MSISDN", mpesatest.DarajaMSISDNSuccess)
+	b.WriteString("\n")
 	comment("The simulator: its control plane, its phone page, and its test customers")
 	line("MPESA_SIM_URL", info.base)
 	line("MPESA_SIM_CONTROL_URL", info.base+mpesatest.ControlPrefix)
@@ -150,6 +192,18 @@ func envFile(c *simConfig, info *simInfo) string {
 		comment(msisdn + " " + mpesatest.OutcomeDoes(info.customers[msisdn].Outcome, gatewayOf(msisdn)))
 	}
 	return b.String()
+}
+
+// envValue writes a value so that both readEnvFile and a shell's "." read
+// it back as it is: single-quoted unless every character is safe (an
+// initiator password may hold '#', '&', '%' or '$').
+func envValue(v string) string {
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+/=:._-,@", r)) {
+			return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+		}
+	}
+	return v
 }
 
 // envAPI names an API in an environment variable.
