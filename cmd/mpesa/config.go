@@ -22,9 +22,10 @@ import (
 // flag wins over the environment, which wins over the file. For a setting
 // of one gateway, MPESA_<GATEWAY>_<NAME> (MPESA_MOZAMBIQUE_BASE_URL) is
 // read before MPESA_<NAME> from the same source, so that one file can
-// configure every gateway. Secrets (the API key, the security credential)
-// are read from the environment and the file only, never from a flag that
-// ps and the shell history would show.
+// configure every gateway. Secrets (the API key, the security credential;
+// Daraja's consumer secret, passkey and initiator password) are read from
+// the environment and the file only, never from a flag that ps and the
+// shell history would show. Daraja's own settings are in config_daraja.go.
 
 // gatewayDef is a gateway as the commands name it. A new gateway is a new
 // row.
@@ -37,6 +38,7 @@ type gatewayDef struct {
 var gatewayDefs = []gatewayDef{
 	{mpesa.GatewayOpenAPI, []string{"openapi-v2", "openapi"}, "OPENAPI"},
 	{mpesa.GatewayMozambique, []string{"mozambique-v1x", "mozambique"}, "MOZAMBIQUE"},
+	{mpesa.GatewayDaraja, []string{"daraja", "safaricom"}, "DARAJA"},
 }
 
 func gatewayNames() string {
@@ -112,6 +114,7 @@ type settings struct {
 	credential  string
 	msisdn      string
 	json        bool
+	daraja      darajaSettings
 
 	// flags holds the values given on the command line.
 	flags map[string]*string
@@ -134,7 +137,8 @@ func settingFlags(fs *flag.FlagSet) map[string]*string {
 	add("public-key", "MPESA_PUBLIC_KEY", "the gateway's public key, base64 DER or PEM (OpenAPI v2 defaults to the portal's)")
 	add("shortcode", "MPESA_SERVICE_PROVIDER_CODE", "the business shortcode (service provider code)")
 	add("origin", "MPESA_ORIGIN", "the Origin header, if the application's is not the default")
-	add("initiator", "MPESA_INITIATOR_ID", "Mozambique reversals: the initiator identifier; its credential is MPESA_SECURITY_CREDENTIAL")
+	add("initiator", "MPESA_INITIATOR_ID; Daraja MPESA_INITIATOR_NAME", "Mozambique reversals: the initiator identifier, whose credential is MPESA_SECURITY_CREDENTIAL; Daraja: the initiator name, whose password is MPESA_INITIATOR_PASSWORD")
+	darajaFlags(add)
 	return f
 }
 
@@ -160,6 +164,8 @@ func loadSettings(e *env, flags map[string]*string, jsonOut bool) (*settings, []
 		s.def = d
 	case strings.EqualFold(market, mpesa.GatewayMozambique.String()):
 		s.def, _ = findGateway(mpesa.GatewayMozambique.String())
+	case strings.EqualFold(market, string(mpesa.MarketKenya)) || strings.EqualFold(market, mpesa.GatewayDaraja.String()):
+		s.def, _ = findGateway(mpesa.GatewayDaraja.String())
 	default:
 		s.def = gatewayDefs[0]
 	}
@@ -178,30 +184,41 @@ func loadSettings(e *env, flags map[string]*string, jsonOut bool) (*settings, []
 	default:
 		problems = append(problems, fmt.Sprintf("environment %q is neither sandbox nor production", env))
 	}
-	s.apiKey = s.lookup("", "API_KEY", true)
-	s.publicKey = s.lookup("public-key", "PUBLIC_KEY", true)
 	s.shortcode = s.lookup("shortcode", "SERVICE_PROVIDER_CODE", true)
 	s.baseURL = s.lookup("base-url", "BASE_URL", true)
 	s.caFile = s.lookup("ca-file", "CA_FILE", true)
 	s.origin = s.lookup("origin", "ORIGIN", true)
+	s.msisdn = s.lookup("", "CUSTOMER_MSISDN", true)
+	if s.def.gw == mpesa.GatewayDaraja {
+		s.loadDaraja()
+		return s, problems
+	}
+	s.apiKey = s.lookup("", "API_KEY", true)
+	s.publicKey = s.lookup("public-key", "PUBLIC_KEY", true)
 	s.initiator = s.lookup("initiator", "INITIATOR_ID", true)
 	s.credential = s.lookup("", "SECURITY_CREDENTIAL", true)
-	s.msisdn = s.lookup("", "CUSTOMER_MSISDN", true)
 	return s, problems
 }
 
 // lookup reads one setting: the flag, then the environment, then the env
 // file; in each source MPESA_<GATEWAY>_<key> before MPESA_<key> when
-// perGateway.
-func (s *settings) lookup(flagName, key string, perGateway bool) string {
+// perGateway. aliases are other names of the setting, read after key in
+// the same source (MPESA_CONSUMER_KEY, then MPESA_API_KEY).
+func (s *settings) lookup(flagName, key string, perGateway bool, aliases ...string) string {
 	if flagName != "" {
 		if v := *s.flags[flagName]; v != "" {
 			return v
 		}
 	}
-	names := []string{"MPESA_" + key}
+	keys := append([]string{key}, aliases...)
+	var names []string
 	if perGateway && s.def.prefix != "" {
-		names = []string{"MPESA_" + s.def.prefix + "_" + key, "MPESA_" + key}
+		for _, k := range keys {
+			names = append(names, "MPESA_"+s.def.prefix+"_"+k)
+		}
+	}
+	for _, k := range keys {
+		names = append(names, "MPESA_"+k)
 	}
 	for _, n := range names {
 		if v := s.e.getenv(n); v != "" {
@@ -216,8 +233,23 @@ func (s *settings) lookup(flagName, key string, perGateway bool) string {
 	return ""
 }
 
+// need is what a command needs besides the credentials of its gateway.
+type need uint8
+
+const (
+	needShortcode need = 1 << iota
+	// The Daraja-only needs; the other gateways ignore them.
+	needPasskey   // the STK push and query sign with it
+	needInitiator // B2C, B2B, reversal, status and balance act as an initiator
+	needResultURL // where Daraja posts the result
+)
+
 // need lists what a command lacks to reach the gateway at all.
-func (s *settings) need(shortcode bool) []string {
+func (s *settings) need(n need) []string {
+	if s.def.gw == mpesa.GatewayDaraja {
+		return s.needDaraja(n)
+	}
+	shortcode := n&needShortcode != 0
 	var missing []string
 	if s.apiKey == "" {
 		missing = append(missing, "MPESA_API_KEY is not set (the application's API key; environment or --env-file)")
@@ -240,6 +272,13 @@ func (s *settings) client(extra ...mpesa.Option) (*mpesa.Client, error) {
 	if s.def.gw == mpesa.GatewayOpenAPI {
 		opts = append(opts, mpesa.WithMarket(s.market))
 	}
+	if s.def.gw == mpesa.GatewayDaraja {
+		dopts, err := s.darajaOptions()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, dopts...)
+	}
 	if s.publicKey != "" {
 		opts = append(opts, mpesa.WithPublicKey(s.publicKey))
 	}
@@ -252,7 +291,7 @@ func (s *settings) client(extra ...mpesa.Option) (*mpesa.Client, error) {
 	if s.origin != "" {
 		opts = append(opts, mpesa.WithOrigin(s.origin))
 	}
-	if s.initiator != "" || s.credential != "" {
+	if s.def.gw != mpesa.GatewayDaraja && (s.initiator != "" || s.credential != "") {
 		opts = append(opts, mpesa.WithInitiator(s.initiator, mpesa.Secret(s.credential)))
 	}
 	if s.caFile != "" {
@@ -292,7 +331,7 @@ Settings, from flags, the environment or --env-file (a flag wins over the
 environment, which wins over the file; MPESA_<GATEWAY>_<NAME>, for example
 MPESA_MOZAMBIQUE_BASE_URL, is read before MPESA_<NAME> for that gateway):
   MPESA_API_KEY                 the API key (environment or file only)
-  MPESA_GATEWAY, MPESA_MARKET   openapi-v2 with a market, or mozambique-v1x
+  MPESA_GATEWAY, MPESA_MARKET   openapi-v2 with a market, mozambique-v1x, or daraja
   MPESA_ENVIRONMENT             sandbox (default) or production
   MPESA_PUBLIC_KEY              the gateway's public key (required on mozambique-v1x)
   MPESA_SERVICE_PROVIDER_CODE   the shortcode
@@ -300,4 +339,15 @@ MPESA_MOZAMBIQUE_BASE_URL, is read before MPESA_<NAME> for that gateway):
   MPESA_ORIGIN                  the Origin header, if not the default
   MPESA_INITIATOR_ID, MPESA_SECURITY_CREDENTIAL  Mozambique reversals
   MPESA_CUSTOMER_MSISDN         the default customer of pay c2b and pay b2c
+Daraja (--gateway daraja; MPESA_DARAJA_<NAME> first):
+  MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET  the app's (environment or file
+                                only; MPESA_API_KEY is read for the key too)
+  MPESA_PASSKEY                 the shortcode's STK passkey (environment or file only)
+  MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD  B2C, B2B, reversal, status,
+                                balance (the password: environment or file only)
+  MPESA_CERTIFICATE_FILE        --certificate: encrypts the initiator password
+                                (default: Safaricom's, embedded)
+  MPESA_RESULT_URL, MPESA_QUEUE_TIMEOUT_URL  --result-url, --queue-timeout-url:
+                                where Daraja posts results (the queue timeout
+                                URL defaults to the result URL)
 `

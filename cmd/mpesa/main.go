@@ -2,14 +2,16 @@
 // the tests of integrations in any language:
 //
 //	mpesa sim      the gateways simulated as a local server (OpenAPI v2 in
-//	               its five markets and Vodacom Mozambique v1x), with a
-//	               control plane and a phone page
+//	               its five markets, Vodacom Mozambique v1x and Safaricom
+//	               Daraja), with a control plane and a phone page
 //	mpesa listen   receive result callbacks, acknowledge them, print them,
 //	               and pass them on to a local service
 //	mpesa token    print a bearer for the configured gateway, for curl
 //	mpesa status   query the status of a transaction
 //	mpesa reverse  reverse a transaction
 //	mpesa pay      make a payment: pay c2b, pay b2c, pay b2b
+//	mpesa balance  Daraja: ask for the shortcode's balances
+//	mpesa register-urls  Daraja: register the shortcode's C2B URLs
 //
 // Install it with go install github.com/mpesa-go/mpesa/cmd/mpesa@latest.
 // cmd/mpesa/README.md documents each command, its settings and its exit
@@ -57,12 +59,14 @@ type env struct {
 
 func commands() []command {
 	return []command{
-		{"sim", "run the simulated gateways as a local server (OpenAPI v2, Vodacom Mozambique v1x)", runSim},
+		{"sim", "run the simulated gateways as a local server (OpenAPI v2, Vodacom Mozambique v1x, Safaricom Daraja)", runSim},
 		{"listen", "receive result callbacks on a local address, acknowledge, print and forward them", runListen},
 		{"token", "print a bearer for the configured gateway, for curl (the one command that prints a secret)", runToken},
 		{"status", "query the status of a transaction", runStatus},
 		{"reverse", "reverse a transaction, fully or in part", runReverse},
-		{"pay", "make a payment: pay c2b | b2c | b2b", runPay},
+		{"pay", "make a payment: pay c2b | b2c | b2b (Daraja: c2b is an STK push)", runPay},
+		{"balance", "Daraja: ask for the shortcode's account balances", runBalance},
+		{"register-urls", "Daraja: register the shortcode's C2B confirmation and validation URLs", runRegisterURLs},
 		{"version", "print the version of the SDK this command is built with", runVersion},
 	}
 }
@@ -94,11 +98,11 @@ func run(ctx context.Context, e *env, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "mpesa: one command for the M-Pesa gateways (OpenAPI v2, Vodacom Mozambique v1x)")
+	fmt.Fprintln(w, "mpesa: one command for the M-Pesa gateways (OpenAPI v2, Vodacom Mozambique v1x, Safaricom Daraja)")
 	fmt.Fprintln(w, "\nUsage: mpesa COMMAND [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nmpesa COMMAND -help tells what a command prints and which settings it reads.")
 	fmt.Fprintln(w, "Exit codes: 0 done, 1 refused (nothing moved), 2 bad usage (nothing sent),")

@@ -146,7 +146,7 @@ func TestUsageAndHelp(t *testing.T) {
 	assert.Equal(t, exitOK, mpesaCmd(t, nil, "help").code)
 
 	// Every command's help says what it prints, on standard output.
-	for _, c := range []string{"sim", "listen", "token", "status", "reverse", "pay"} {
+	for _, c := range []string{"sim", "listen", "token", "status", "reverse", "pay", "balance", "register-urls"} {
 		r := mpesaCmd(t, nil, c, "-help")
 		assert.Equal(t, exitOK, r.code, c)
 		assert.Contains(t, r.stdout, "Prints:", c)
@@ -175,7 +175,7 @@ func TestMissingSettingsAreNamedAtOnce(t *testing.T) {
 	assert.NotContains(t, r.stderr, "no market", "Mozambique has none")
 	r = mpesaCmd(t, map[string]string{"MPESA_GATEWAY": "kenya"}, "token")
 	assert.Equal(t, exitUsage, r.code)
-	assert.Contains(t, r.stderr, `gateway "kenya" is not one of openapi-v2, mozambique-v1x`)
+	assert.Contains(t, r.stderr, `gateway "kenya" is not one of openapi-v2, mozambique-v1x, daraja`)
 	r = mpesaCmd(t, map[string]string{"MPESA_MARKET": "vodacomKEN"}, "token")
 	assert.Contains(t, r.stderr, `market "vodacomKEN" is not one of`)
 	r = mpesaCmd(t, map[string]string{"MPESA_MARKET": "vodacomTZN", "MPESA_API_KEY": "k", "MPESA_PUBLIC_KEY": "bm90IGEga2V5"}, "token")
@@ -334,20 +334,39 @@ func TestOperatorCommandsAgainstTheSimulator(t *testing.T) {
 }
 
 // No output of any command holds a secret: the API key, the security
-// credential, a session ID or bearer, a full phone number; only mpesa token
-// prints its bearer, on standard output.
+// credential, a session ID or bearer, a full phone number, Daraja's
+// consumer secret, passkey, initiator password, Basic credentials and
+// access token; only mpesa token prints its bearer, on standard output.
 func TestNoSecretInAnyOutput(t *testing.T) {
 	s := runTestSim(t, "--api-key", "SIMAPIKEY0123456789abcdef")
 	environ := map[string]string{}
 	file := []string{"--env-file", s.envFile}
-	full := []string{mpesatest.MSISDNSuccess, mpesatest.MozambiqueMSISDNSuccess, mpesatest.MozambiqueMSISDNCancelled}
+	full := []string{mpesatest.MSISDNSuccess, mpesatest.MozambiqueMSISDNSuccess, mpesatest.MozambiqueMSISDNCancelled,
+		mpesatest.DarajaMSISDNSuccess, mpesatest.DarajaMSISDNCancelled}
 	secrets := []string{"SIMAPIKEY0123456789abcdef", mpesatest.MozambiqueSecurityCredential}
+	simEnv, err := readEnvFile(s.envFile)
+	require.NoError(t, err)
+	for _, k := range []string{"MPESA_DARAJA_CONSUMER_SECRET", "MPESA_DARAJA_PASSKEY", "MPESA_DARAJA_INITIATOR_PASSWORD"} {
+		require.NotEmpty(t, simEnv[k], k)
+		secrets = append(secrets, simEnv[k])
+	}
+	secrets = append(secrets, basicOf("SIMAPIKEY0123456789abcdef", simEnv["MPESA_DARAJA_CONSUMER_SECRET"]))
 
 	tokenRun := mpesaCmd(t, environ, append([]string{"token"}, file...)...)
 	require.Equal(t, exitOK, tokenRun.code)
 	bearer := strings.TrimSpace(tokenRun.stdout)
 	secrets = append(secrets, bearer)
 	assert.NotContains(t, tokenRun.stderr, bearer)
+	// Each Daraja token ends the previous one: the last is taken after
+	// every other run, the ones before are secrets all the same.
+	djToken := func() string {
+		r := mpesaCmd(t, environ, append([]string{"token", "--gateway", "daraja"}, file...)...)
+		require.Equal(t, exitOK, r.code, r.all())
+		tok := strings.TrimSpace(r.stdout)
+		assert.NotContains(t, r.stderr, tok)
+		return tok
+	}
+	secrets = append(secrets, djToken())
 
 	var runs []result
 	for _, args := range [][]string{
@@ -362,9 +381,25 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		{"status", "NOPE"},
 		{"status", "NOPE", "--json", "--gateway", "mozambique"},
 		{"token", "--gateway", "mozambique", "-help"},
+		{"pay", "c2b", "--amount", "10", "--gateway", "daraja"},
+		{"pay", "c2b", "--amount", "10", "--gateway", "daraja", "--msisdn", mpesatest.DarajaMSISDNCancelled, "--wait", "20s", "--json"},
+		{"pay", "c2b", "--amount", "x", "--gateway", "daraja"},
+		{"pay", "b2c", "--amount", "100", "--gateway", "daraja", "--json"},
+		{"pay", "b2b", "--amount", "100", "--gateway", "daraja", "--receiver", "600000"},
+		{"reverse", "NOPE123456", "--amount", "1", "--gateway", "daraja"},
+		{"status", "ws_CO_NOPE", "--gateway", "daraja", "--json"},
+		{"status", "NOPE123456", "--gateway", "daraja"},
+		{"balance", "--gateway", "daraja", "--json"},
+		{"register-urls", "--gateway", "daraja", "--response-type", "Completed", "--confirmation-url", "https://x.example/c", "--validation-url", "https://x.example/v"},
+		{"token", "--gateway", "daraja", "-help"},
 	} {
 		runs = append(runs, mpesaCmd(t, environ, append(args, file...)...))
 	}
+	// Refused credentials: the gateway's error, never what was sent.
+	runs = append(runs, mpesaCmd(t, map[string]string{"MPESA_DARAJA_CONSUMER_SECRET": "WRONGSECRET0123456789"}, append([]string{"pay", "c2b", "--amount", "10", "--gateway", "daraja"}, file...)...))
+	secrets = append(secrets, "WRONGSECRET0123456789", basicOf("SIMAPIKEY0123456789abcdef", "WRONGSECRET0123456789"))
+	dj := djToken()
+	secrets = append(secrets, dj)
 	runs = append(runs, mpesaCmd(t, map[string]string{"MPESA_API_KEY": "SIMAPIKEY0123456789abcdef"}, "pay", "c2b", "--base-url", "http://127.0.0.1:1", "--market", "vodacomTZN", "--shortcode", "000000", "--amount", "1", "--msisdn", mpesatest.MSISDNSuccess))
 	for i, r := range runs {
 		for _, secret := range append(secrets, full...) {
@@ -376,7 +411,8 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	log := s.stderr.String()
 	assert.Contains(t, log, "msg=call")
 	assert.Contains(t, log, "258******333")
-	for _, secret := range append([]string{bearer, mpesatest.MozambiqueSecurityCredential}, full...) {
+	assert.Contains(t, log, "254******149")
+	for _, secret := range append(secrets, full...) {
 		assert.NotContains(t, log, secret)
 	}
 }

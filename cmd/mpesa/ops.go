@@ -68,11 +68,16 @@ func (op *opCommand) parse(e *env, args []string) (operands []string, code int, 
 	}
 }
 
-// setup loads the settings and the client, or reports what is missing.
-func (op *opCommand) setup(e *env, shortcode bool, more []string) (*settings, *mpesa.Client, int) {
+// setup loads the settings and the client, or reports what is missing:
+// the settings n names, more, and what checks find once the gateway is
+// known, all at once.
+func (op *opCommand) setup(e *env, n need, more []string, checks ...func(*settings) []string) (*settings, *mpesa.Client, int) {
 	s, problems := loadSettings(e, op.settings, *op.json)
 	if s != nil {
-		problems = append(problems, s.need(shortcode)...)
+		problems = append(problems, s.need(n)...)
+		for _, check := range checks {
+			problems = append(problems, check(s)...)
+		}
 	}
 	problems = append(problems, more...)
 	if len(problems) > 0 {
@@ -94,14 +99,16 @@ func runToken(ctx context.Context, e *env, args []string) int {
 			"  curl -H \"Authorization: Bearer $(mpesa token)\" ...\n"+
 			"OpenAPI v2: the encrypted ID of a new session (getSession); the gateway may\n"+
 			"take up to 30 seconds to accept a new session, and it lasts the application's\n"+
-			"session lifetime. Mozambique v1x: the encrypted API key, which has no session.",
+			"session lifetime. Mozambique v1x: the encrypted API key, which has no session.\n"+
+			"Daraja: a new OAuth access token (about an hour), which may end the app's\n"+
+			"previous token.",
 		"the bearer token alone on standard output (with --json, an object with\n"+
 			"\"token\" and \"authorization\"). This is the one command that prints a secret:\n"+
 			"whoever holds the token can make calls until it expires.")
 	if _, code, ok := op.parse(e, args); !ok {
 		return code
 	}
-	s, client, code := op.setup(e, false, nil)
+	s, client, code := op.setup(e, 0, nil)
 	if s == nil {
 		return code
 	}
@@ -127,8 +134,11 @@ func runToken(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	fmt.Fprintln(e.stdout, string(bearer))
-	if s.def.gw == mpesa.GatewayOpenAPI {
+	switch s.def.gw {
+	case mpesa.GatewayOpenAPI:
 		fmt.Fprintln(e.stderr, "mpesa token: a session bearer; a new session may take up to 30 s to become live")
+	case mpesa.GatewayDaraja:
+		fmt.Fprintln(e.stderr, "mpesa token: a new OAuth access token of the app, for about an hour; Daraja may end the app's previous token, which its services then fetch again")
 	}
 	return exitOK
 }
@@ -138,8 +148,12 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 		"Queries the status of a transaction by its TransactionID, its reference\n"+
 			"(ThirdPartyConversationID; Mozambique: ThirdPartyReference) or its\n"+
 			"ConversationID. With --wait it asks again, with backoff, until the state is\n"+
-			"final (Completed, Cancelled, Expired, Failed) or the time is up.",
-		"the transaction's status, whether it was reversed (OpenAPI v2), and its IDs.")
+			"final (Completed, Cancelled, Expired, Failed) or the time is up.\n"+
+			"Daraja: a CheckoutRequestID (ws_CO_...) is answered by the STK query at once;\n"+
+			"any other reference (a receipt, a ConversationID) by the transaction status\n"+
+			"API, whose answer Daraja posts to the result URL (exit 5; no --wait).",
+		"the transaction's status, whether it was reversed (OpenAPI v2), the STK\n"+
+			"result code (Daraja), and its IDs.")
 	wait := op.fs.Duration("wait", 0, "ask until the state is final, for at most this long (reconcile)")
 	operands, code, ok := op.parse(e, args)
 	if !ok {
@@ -148,8 +162,18 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 	var more []string
 	if len(operands) != 1 {
 		more = append(more, "give one REFERENCE to query")
+		operands = append(operands, "")
 	}
-	s, client, code := op.setup(e, true, more)
+	n := needShortcode | needInitiator | needResultURL
+	if isCheckout(operands[0]) {
+		n = needShortcode | needPasskey
+	}
+	s, client, code := op.setup(e, n, more, func(s *settings) []string {
+		if s.def.gw == mpesa.GatewayDaraja && *wait > 0 && !isCheckout(operands[0]) {
+			return []string{noDarajaWait("the transaction status API")}
+		}
+		return nil
+	})
 	if s == nil {
 		return code
 	}
@@ -174,12 +198,19 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 	}
 	r.Outcome, r.Code, r.Description, r.ConversationID = "answered", st.ResponseCode, st.ResponseDesc, st.ConversationID
 	r.Status, r.OriginalTxID = string(st.TransactionStatus), st.OriginalTransactionID
+	r.ResultCode, r.ResultDesc = st.ResultCode, st.ResultDesc
+	if s.def.gw == mpesa.GatewayDaraja {
+		r.Meaning = stkMeaning(r.ResultCode)
+	}
 	if s.def.gw == mpesa.GatewayOpenAPI && !st.Async() {
 		rev := st.Reversed
 		r.Reversed = &rev
 	}
 	if st.Async() {
 		r.Outcome, r.exit, r.Next = "pending", exitPending, "the status query answers asynchronously on this application: the state comes by callback (mpesa listen)"
+		if s.def.gw == mpesa.GatewayDaraja {
+			r.Next = "accepted: Daraja posts the transaction's status to the result URL (mpesa listen)"
+		}
 	}
 	return r.print(e.stdout, *op.json)
 }
@@ -188,7 +219,9 @@ func runReverse(ctx context.Context, e *env, args []string) int {
 	op := newOp(e, "reverse", "reverse [flags] TRANSACTION_ID",
 		"Reverses a transaction: all of it, or --amount of it. On Mozambique v1x the\n"+
 			"initiator (--initiator or MPESA_INITIATOR_ID) and MPESA_SECURITY_CREDENTIAL\n"+
-			"are required.",
+			"are required. On Daraja --amount is required, and the initiator\n"+
+			"(MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD) and the result URL; the\n"+
+			"result is posted there (exit 5; no --wait).",
 		"the outcome, the reversal's reference and IDs; never the security credential.")
 	amount := op.fs.String("amount", "", "reverse only this much (default: the whole amount)")
 	ref := op.fs.String("ref", "", "the reversal's own reference and idempotency key (default: generated and printed)")
@@ -200,8 +233,14 @@ func runReverse(ctx context.Context, e *env, args []string) int {
 	var more []string
 	if len(operands) != 1 {
 		more = append(more, "give the TRANSACTION_ID to reverse")
+		operands = append(operands, "")
 	}
-	s, client, code := op.setup(e, true, more)
+	s, client, code := op.setup(e, needShortcode|needInitiator|needResultURL, more, func(s *settings) []string {
+		if s.def.gw == mpesa.GatewayDaraja {
+			return darajaPaymentProblems("reverse", *amount == "", *ref != "", *wait > 0)
+		}
+		return nil
+	})
 	if s == nil {
 		return code
 	}
@@ -228,7 +267,12 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	op := newOp(e, "pay "+orWord(kind, "KIND"), "pay c2b|b2c|b2b [flags]",
 		"Makes a payment. c2b: the customer (--msisdn) pays the shortcode, after a\n"+
 			"PIN prompt on their phone (the call may stay open while it shows). b2c: the\n"+
-			"shortcode pays the customer. b2b: the shortcode pays --receiver.",
+			"shortcode pays the customer. b2b: the shortcode pays --receiver.\n"+
+			"Daraja: c2b is an STK push (--transaction-reference is its AccountReference,\n"+
+			"12 characters at most; --till pays a till), answered at once: its callback\n"+
+			"comes to the result URL, and mpesa status CHECKOUT_ID (or --wait) tells how\n"+
+			"it ended. b2c and b2b need the initiator, and post their result to the\n"+
+			"result URL (exit 5; no --wait).",
 		"the outcome, the payment's reference (keep it: it finds the payment again),\n"+
 			"its ConversationID and TransactionID, the masked customer number. After an\n"+
 			"unknown outcome (exit 3) it says how to reconcile.")
@@ -237,7 +281,8 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	receiver := op.fs.String("receiver", "", "b2b: the shortcode credited")
 	txRef := op.fs.String("transaction-reference", "", "the customer-facing TransactionReference, 1 to 20 characters (default: generated)")
 	ref := op.fs.String("ref", "", "the payment's own reference and idempotency key, ThirdPartyConversationID (default: generated and printed); give the printed one to send a payment again safely")
-	desc := op.fs.String("desc", "", "OpenAPI v2: the description of what is paid (default \"mpesa CLI payment\")")
+	desc := op.fs.String("desc", "", "OpenAPI v2: the description of what is paid (default \"mpesa CLI payment\"); Daraja: the STK TransactionDesc (default \"CLI payment\") or the Remarks")
+	till := op.fs.String("till", "", "Daraja c2b: pay this till number (buy goods) instead of the shortcode's pay bill")
 	wait := op.fs.Duration("wait", 0, "when the answer is asynchronous, ask the status until it is final, for at most this long")
 	if kind != "c2b" && kind != "b2c" && kind != "b2b" {
 		if kind == "-h" || kind == "-help" || kind == "--help" || (kind == "" && len(args) > 0 && strings.Contains(args[0], "help")) {
@@ -265,7 +310,19 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	case kind == "b2b" && *receiver == "":
 		more = append(more, "no receiver: --receiver (the shortcode credited)")
 	}
-	s, client, code := op.setup(e, true, more)
+	n := needShortcode | needInitiator | needResultURL
+	if kind == "c2b" {
+		n = needShortcode | needPasskey | needResultURL
+	}
+	s, client, code := op.setup(e, n, more, func(s *settings) []string {
+		if s.def.gw != mpesa.GatewayDaraja {
+			if *till != "" {
+				return []string{"--till: Daraja only"}
+			}
+			return nil
+		}
+		return darajaPaymentProblems("pay "+kind, false, *ref != "" && kind != "b2c", *wait > 0 && kind != "c2b")
+	})
 	if s == nil {
 		return code
 	}
@@ -274,6 +331,9 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	}
 	if *desc == "" {
 		*desc = "mpesa CLI payment"
+		if s.def.gw == mpesa.GatewayDaraja && kind == "c2b" {
+			*desc = "CLI payment" // TransactionDesc: 13 characters at most
+		}
 	}
 	r := &report{Command: "pay " + kind, Gateway: s.def.names[0], Amount: *amount}
 	if kind != "b2b" {
@@ -286,7 +346,7 @@ func runPay(ctx context.Context, e *env, args []string) int {
 	var err error
 	switch kind {
 	case "c2b":
-		res, err = client.C2B(ctx, mpesa.C2BRequest{Amount: *amount, CustomerMSISDN: customer, TransactionReference: *txRef, ThirdPartyConversationID: *ref, PurchasedItemsDesc: *desc})
+		res, err = client.C2B(ctx, mpesa.C2BRequest{Amount: *amount, CustomerMSISDN: customer, TransactionReference: *txRef, ThirdPartyConversationID: *ref, PurchasedItemsDesc: *desc, TillNumber: *till})
 	case "b2c":
 		res, err = client.B2C(ctx, mpesa.B2CRequest{Amount: *amount, CustomerMSISDN: customer, TransactionReference: *txRef, ThirdPartyConversationID: *ref, PaymentItemsDesc: *desc})
 	case "b2b":
@@ -298,8 +358,12 @@ func runPay(ctx context.Context, e *env, args []string) int {
 // finishPayment reports the answer to a call that moves money, waiting
 // for an asynchronous result with status queries when wait is set.
 func finishPayment(ctx context.Context, e *env, client *mpesa.Client, r *report, res *mpesa.PaymentResponse, err error, wait time.Duration, asJSON bool) int {
+	daraja := r.Gateway == mpesa.GatewayDaraja.String()
 	if err != nil {
 		r.failed(err, true)
+		if daraja {
+			r.darajaFailed()
+		}
 		return r.print(e.stdout, asJSON)
 	}
 	r.Code, r.Description = res.ResponseCode, res.ResponseDesc
@@ -310,13 +374,18 @@ func finishPayment(ctx context.Context, e *env, client *mpesa.Client, r *report,
 	}
 	r.Outcome, r.exit = "pending", exitPending
 	r.Next = "accepted: the result comes by callback (mpesa listen); mpesa status " + r.Reference + " tells how it ended"
-	if wait <= 0 {
+	query := r.Reference
+	if daraja {
+		query = r.darajaPending(res)
+	}
+	if wait <= 0 || query == "" {
 		return r.print(e.stdout, asJSON)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	st, serr := client.Reconcile(wctx, mpesa.TransactionStatusRequest{QueryReference: r.Reference, SentAt: time.Now()})
+	st, serr := client.Reconcile(wctx, mpesa.TransactionStatusRequest{QueryReference: query, SentAt: time.Now()})
 	if st != nil {
+		r.ResultCode, r.ResultDesc = st.ResultCode, st.ResultDesc
 		r.Status = string(st.TransactionStatus)
 		if st.OriginalTransactionID != "" && st.OriginalTransactionID != "N/A" {
 			r.TransactionID = st.OriginalTransactionID
@@ -329,6 +398,9 @@ func finishPayment(ctx context.Context, e *env, client *mpesa.Client, r *report,
 	case st != nil && st.TransactionStatus.Final() && st.TransactionStatus.Known():
 		r.Outcome, r.exit, r.Next = "refused", exitRefused, ""
 		r.Code, r.Description = "", "accepted, then ended "+string(st.TransactionStatus)+" (status query)"
+		if daraja {
+			r.Meaning = stkMeaning(r.ResultCode)
+		}
 	case serr != nil && !errors.Is(serr, context.DeadlineExceeded):
 		r.Next = "the status query failed (" + meaning(serr) + "); " + r.Next
 	}

@@ -12,26 +12,34 @@ import (
 
 // report is what an operator command prints: as aligned text, or with
 // --json as one JSON object. It never holds a secret: the MSISDN is masked
-// and the bearer is printed by mpesa token alone, outside a report.
+// and the bearer is printed by mpesa token alone, outside a report; the
+// Daraja consumer secret, passkey and initiator password never reach one.
 type report struct {
-	Command        string         `json:"command"`
-	Gateway        string         `json:"gateway"`
-	Outcome        string         `json:"outcome"` // completed, pending, answered, refused, unknown, unavailable, invalid
-	Code           string         `json:"code,omitempty"`
-	Description    string         `json:"description,omitempty"`
-	Meaning        string         `json:"meaning,omitempty"`
-	HTTPStatus     int            `json:"http_status,omitempty"`
-	Reference      string         `json:"reference,omitempty"` // ThirdPartyConversationID / ThirdPartyReference
-	ConversationID string         `json:"conversation_id,omitempty"`
-	TransactionID  string         `json:"transaction_id,omitempty"`
-	Status         string         `json:"transaction_status,omitempty"`
-	Reversed       *bool          `json:"reversed,omitempty"`
-	OriginalTxID   string         `json:"original_transaction_id,omitempty"`
-	Amount         string         `json:"amount,omitempty"`
-	MSISDN         string         `json:"msisdn,omitempty"` // masked
-	Next           string         `json:"next,omitempty"`   // what to do now
-	Fields         []fieldProblem `json:"invalid_fields,omitempty"`
-	exit           int
+	Command        string `json:"command"`
+	Gateway        string `json:"gateway"`
+	Outcome        string `json:"outcome"` // completed, pending, answered, refused, unknown, unavailable, invalid
+	Code           string `json:"code,omitempty"`
+	Description    string `json:"description,omitempty"`
+	Meaning        string `json:"meaning,omitempty"`
+	HTTPStatus     int    `json:"http_status,omitempty"`
+	Reference      string `json:"reference,omitempty"` // ThirdPartyConversationID / ThirdPartyReference
+	ConversationID string `json:"conversation_id,omitempty"`
+	TransactionID  string `json:"transaction_id,omitempty"`
+	Status         string `json:"transaction_status,omitempty"`
+	ResultCode     string `json:"result_code,omitempty"` // Daraja's STK query: how the push ended
+	ResultDesc     string `json:"result_desc,omitempty"`
+	Reversed       *bool  `json:"reversed,omitempty"`
+	OriginalTxID   string `json:"original_transaction_id,omitempty"`
+	// Daraja's own IDs: the OriginatorConversationID of an acknowledgement,
+	// the MerchantRequestID of an STK push; the shortcode asked.
+	Originator        string         `json:"originator_conversation_id,omitempty"`
+	MerchantRequestID string         `json:"merchant_request_id,omitempty"`
+	Shortcode         string         `json:"shortcode,omitempty"`
+	Amount            string         `json:"amount,omitempty"`
+	MSISDN            string         `json:"msisdn,omitempty"` // masked
+	Next              string         `json:"next,omitempty"`   // what to do now
+	Fields            []fieldProblem `json:"invalid_fields,omitempty"`
+	exit              int
 }
 
 type fieldProblem struct {
@@ -41,7 +49,8 @@ type fieldProblem struct {
 
 // sentinels name the kinds of failure in words, most specific first.
 var sentinels = []error{
-	mpesa.ErrOutcomeUnknown, mpesa.ErrCancelledByCustomer, mpesa.ErrPromptTimeout, mpesa.ErrInsufficientBalance,
+	mpesa.ErrOutcomeUnknown, mpesa.ErrCustomerBusy, mpesa.ErrAlreadyRegistered,
+	mpesa.ErrCancelledByCustomer, mpesa.ErrPromptTimeout, mpesa.ErrInsufficientBalance,
 	mpesa.ErrTransactionFailed, mpesa.ErrDuplicate, mpesa.ErrTransactionNotFound, mpesa.ErrInvalidMSISDN,
 	mpesa.ErrLimitBreached, mpesa.ErrAPINotEnabled, mpesa.ErrInvalidMarket, mpesa.ErrMandateNotFound,
 	mpesa.ErrOverloaded, mpesa.ErrSessionCreation, mpesa.ErrUnauthorized, mpesa.ErrInternal,
@@ -138,13 +147,17 @@ func (r *report) print(w io.Writer, asJSON bool) int {
 		row("http status", fmt.Sprint(r.HTTPStatus))
 	}
 	row("status", r.Status)
+	row("result", strings.TrimSpace(r.ResultCode+" "+r.ResultDesc))
 	if r.Reversed != nil {
 		row("reversed", fmt.Sprint(*r.Reversed))
 	}
 	row("amount", r.Amount)
 	row("customer", r.MSISDN)
+	row("shortcode", r.Shortcode)
 	row("reference", r.Reference)
 	row("conversation", r.ConversationID)
+	row("originator", r.Originator)
+	row("merchant req", r.MerchantRequestID)
 	row("transaction", r.TransactionID)
 	row("original tx", r.OriginalTxID)
 	for _, f := range r.Fields {
