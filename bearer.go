@@ -10,7 +10,10 @@ import (
 // by hand, with curl say: on OpenAPI v2 the encrypted ID of the client's
 // current session, fetched with getSession when it has none (a session the
 // gateway has just issued may take up to 30 seconds to become live); on the
-// Mozambique gateway the encrypted API key, which has no session. The
+// Mozambique gateway the encrypted API key, which has no session; on Daraja
+// the OAuth access token the client's calls share, fetched from
+// /oauth/v1/generate when it has none or its token is near expiry (a new
+// token may invalidate the app's previous one, docs/gateways.md D3). The
 // client's own calls never need it.
 //
 // The token is a credential that lets its holder move money until it
