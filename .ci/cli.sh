@@ -8,6 +8,10 @@
 #      Mozambique side's documented ports, through the written-out CA;
 #   3. mpesa listen receiving the simulator's callbacks and forwarding them
 #      to a test server;
+#   4. Daraja: a request by hand with mpesa token's access token and a
+#      SecurityCredential openssl built from the simulator's certificate, an
+#      STK push with mpesa pay c2b and its mpesa status, and an interactive
+#      customer's prompt declined through the control plane;
 # and a graceful shutdown on SIGTERM.
 #
 # Needs: go, curl, openssl, jq, node and npm (Debian: curl openssl jq nodejs
@@ -169,6 +173,48 @@ jq -s -e 'map(.input_ThirdPartyReference) | sort == ["LISTEN1", "LISTEN2"]' "$wo
 "$mpesa" status --env-file "$work/sim.env" --gateway mozambique-v1x LISTEN2 --json | jq -e '.transaction_status == "Cancelled"' >/dev/null || fail "mpesa status LISTEN2"
 ok "mpesa listen acknowledged both callbacks, printed them (0, INS-5) and forwarded them"
 
+echo "== 4. Daraja: mpesa token, pay c2b (an STK push), status, and a prompt answered through the control plane"
+dj=(--env-file "$work/sim.env" --gateway daraja --result-url "http://127.0.0.1:$SERVICE_PORT/daraja/results")
+dj_secret=$(env_get MPESA_DARAJA_CONSUMER_SECRET)
+dj_passkey=$(env_get MPESA_DARAJA_PASSKEY)
+dj_password=$(env_get MPESA_DARAJA_INITIATOR_PASSWORD | tr -d "'")
+dj_cert=$(env_get MPESA_DARAJA_CERTIFICATE_FILE)
+[ -n "$dj_secret" ] && [ -n "$dj_passkey" ] && [ -n "$dj_password" ] && [ -s "$dj_cert" ] || fail "the env file lacks a Daraja setting, or the certificate file"
+token=$("$mpesa" token "${dj[@]}" 2>/dev/null) || fail "mpesa token --gateway daraja"
+# The initiator password encrypted with the certificate's key, PKCS #1 v1.5, as a client must.
+credential=$(printf '%s' "$dj_password" | openssl pkeyutl -encrypt -certin -inkey "$dj_cert" -pkeyopt rsa_padding_mode:pkcs1 | base64 -w0)
+balance=$(curl -sS --cacert "$work/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+	-d "{\"Initiator\":\"testapi\",\"SecurityCredential\":\"$credential\",\"CommandID\":\"AccountBalance\",\"PartyA\":\"174379\",\"IdentifierType\":\"4\",\"Remarks\":\"by hand\",\"QueueTimeOutURL\":\"http://127.0.0.1:$SERVICE_PORT/daraja/timeout\",\"ResultURL\":\"http://127.0.0.1:$SERVICE_PORT/daraja/results\"}" \
+	"$base/mpesa/accountbalance/v1/query")
+echo "$balance" | jq -e '.ResponseCode == "0"' >/dev/null || fail "the balance query by hand: $balance"
+ok "a balance query by curl with mpesa token's access token and openssl's SecurityCredential: accepted"
+code=0
+"$mpesa" pay c2b "${dj[@]}" --amount 10 --json >"$work/stk.json" || code=$?
+[ "$code" = 5 ] || fail "pay c2b on Daraja: exit $code, want 5 (pending): $(cat "$work/stk.json")"
+checkout=$(jq -r .conversation_id "$work/stk.json")
+[[ $checkout == ws_CO_* ]] || fail "no CheckoutRequestID: $(cat "$work/stk.json")"
+"$mpesa" status "${dj[@]}" "$checkout" --wait 20s --json | jq -e '.transaction_status == "Completed" and .result_code == "0"' >/dev/null || fail "mpesa status $checkout"
+ok "mpesa pay c2b on Daraja: an STK push (exit 5), and mpesa status $checkout: Completed"
+ctl PUT /_sim/customers/254711000111 '{"interactive":true}' | jq -e '.interactive' >/dev/null || fail "an interactive customer"
+code=0
+"$mpesa" pay c2b "${dj[@]}" --amount 15 --msisdn 254711000111 --wait 30s --json >"$work/stk2.json" &
+pay_pid=$!
+pids+=("$pay_pid")
+prompt=$(ctl GET '/_sim/prompts?wait_ms=10000' | jq -r '.[] | select(.gateway == "daraja") | .id')
+[ -n "$prompt" ] || fail "no STK prompt opened"
+ctl POST "/_sim/prompts/$prompt" '{"answer":"decline"}' | jq -e '.answer == "cancelled"' >/dev/null || fail "declining the prompt"
+wait "$pay_pid" || code=$?
+[ "$code" = 1 ] || fail "pay c2b declined on the phone: exit $code, want 1: $(cat "$work/stk2.json")"
+jq -e '.result_code == "1032" and .transaction_status == "Cancelled"' "$work/stk2.json" >/dev/null || fail "the declined push: $(cat "$work/stk2.json")"
+for _ in $(seq 50); do
+	ctl GET /_sim/callbacks | jq -e '[.[] | select(.gateway == "daraja" and .acknowledged)] | length >= 3' >/dev/null && break
+	sleep 0.1
+done
+ctl GET /_sim/callbacks | jq -e '[.[] | select(.gateway == "daraja" and .acknowledged) | .kind + " " + .params.ResultCode] | sort == ["result 0", "stkCallback 0", "stkCallback 1032"]' >/dev/null ||
+	fail "the Daraja callbacks: $(ctl GET /_sim/callbacks | jq -c '[.[] | select(.gateway == "daraja") | {kind, code: .params.ResultCode, acknowledged}]')"
+[ "$(grep -c stkCallback "$work/forwarded.jsonl")" = 2 ] || fail "the merchant did not get both STK callbacks"
+ok "a prompt declined through the control plane: pay c2b exit 1 (1032); the merchant got the balance and both STK callbacks"
+
 echo "== graceful shutdown"
 kill -TERM "$sim_pid"
 code=0
@@ -176,7 +222,7 @@ wait "$sim_pid" || code=$?
 [ "$code" = 0 ] || fail "mpesa sim exited $code on SIGTERM"
 grep -q "shutting down" "$work/sim.log" || fail "no shutdown line in the log"
 grep -q 'msg=call' "$work/sim.log" || fail "no call in the log"
-! grep -q -e "$api_key" -e "$session_id" -e 258843330333 "$work/sim.log" || fail "the simulator's log holds a secret or a full phone number"
+! grep -q -F -e "$api_key" -e "$session_id" -e 258843330333 -e 254708374149 -e "$dj_secret" -e "$dj_passkey" -e "$dj_password" -e "$token" -e "$credential" "$work/sim.log" || fail "the simulator's log holds a secret or a full phone number"
 ok "SIGTERM: mpesa sim stopped cleanly; its log holds no secret"
 
 echo "cli: $pass passed, 0 failed"

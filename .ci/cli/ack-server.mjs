@@ -1,7 +1,9 @@
-// The merchant's service behind mpesa listen --forward-to: it records each
-// body it receives (one JSON line in the file named by argv[3]) and
-// acknowledges it as the Mozambique document 'Async response, callback and
-// response codes' shows. Listens on 127.0.0.1:argv[2].
+// The merchant's service behind mpesa listen --forward-to, and the result
+// URL of the Daraja run: it records each body it receives (one JSON line in
+// the file named by argv[3]) and acknowledges it as the Mozambique document
+// 'Async response, callback and response codes' shows, or a Daraja callback
+// (an STK callback, a Result) as docs/gateways.md D28 does. Listens on
+// 127.0.0.1:argv[2].
 import http from "node:http";
 import fs from "node:fs";
 
@@ -12,6 +14,10 @@ http.createServer((req, res) => {
   req.on("end", () => {
     fs.appendFileSync(file, body.trim() + "\n");
     const cb = JSON.parse(body);
+    if (cb.Body?.stkCallback || cb.Result) {
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ ResultCode: 0, ResultDesc: "Accepted" }));
+      return;
+    }
     const ack = JSON.stringify({
       output_OriginalConversationID: cb.input_OriginalConversationID,
       output_ResponseCode: "0",
