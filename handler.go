@@ -150,6 +150,19 @@ type Handler struct {
 	verifier    *Client
 	gateway     Gateway
 	gatewaySet  bool
+	// wait bounds the wait for an asynchronous status result
+	// (StatusResultWait).
+	wait    time.Duration
+	waitSet bool
+
+	// mode is what a Daraja handler receives: results, queue-timeout
+	// notices (QueueTimeoutNotices), or C2B validation requests
+	// (NewC2BValidator, which sets validate and the fallback).
+	mode          darajaMode
+	validate      C2BValidateFunc
+	fallback      C2BDecision
+	fallbackAfter time.Duration
+	fallbackSet   bool
 
 	ownerPrefix string
 	ownerSeq    atomic.Uint64
@@ -162,12 +175,39 @@ type HandlerOption func(*Handler) error
 // NewHandler returns the handler of the Response URL, which runs fn once per
 // result. Every invalid option is reported, each by name.
 func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
-	h := &Handler{fn: fn, maxBody: DefaultMaxCallbackBytes, readTimeout: DefaultCallbackReadTimeout,
-		now: time.Now, ownerPrefix: NewReference() + "-"}
+	h := newHandlerBase()
+	h.fn = fn
 	var errs []error
 	if fn == nil {
 		errs = append(errs, errors.New("mpesa: NewHandler: nil ResultFunc"))
 	}
+	errs = append(errs, h.apply(opts)...)
+	if h.fallbackSet {
+		errs = append(errs, optionError("C2BFallback", "only a C2B validator (NewC2BValidator) takes it"))
+	}
+	if h.mode == darajaQueueTimeout && h.gateway != GatewayDaraja {
+		errs = append(errs, fmt.Errorf("mpesa: QueueTimeoutNotices: a Daraja option, but HandlerGateway is %s", h.gateway))
+	}
+	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
+		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	h.finish()
+	return h, nil
+}
+
+// newHandlerBase returns a handler with its defaults, before its options.
+func newHandlerBase() *Handler {
+	return &Handler{maxBody: DefaultMaxCallbackBytes, readTimeout: DefaultCallbackReadTimeout,
+		fallback: AcceptC2B(""), fallbackAfter: DefaultC2BValidationDeadline,
+		now: time.Now, ownerPrefix: NewReference() + "-"}
+}
+
+// apply applies the options and returns what was wrong with them.
+func (h *Handler) apply(opts []HandlerOption) []error {
+	var errs []error
 	for _, o := range opts {
 		if o == nil {
 			errs = append(errs, errors.New("mpesa: nil HandlerOption"))
@@ -177,12 +217,11 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 			errs = append(errs, err)
 		}
 	}
-	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
-		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	return errs
+}
+
+// finish fills in the defaults the options left.
+func (h *Handler) finish() {
 	if h.logger == nil {
 		h.logger = slog.New(warnings{})
 	}
@@ -192,7 +231,6 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 	if h.verifier != nil && !h.gatewaySet {
 		h.gateway, h.gatewaySet = h.verifier.Gateway(), true
 	}
-	return h, nil
 }
 
 // warnings is the default log handler of a Handler: slog.Default(), as it is
@@ -224,6 +262,7 @@ const (
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	arrived := h.now()
 	src, srcOK := h.source(r)
 	if h.allow != nil && (!srcOK || !containsAddr(h.allow, src)) {
 		h.refuse(ctx, w, http.StatusForbidden, descForbidden, nil, src, "source address not allowed")
@@ -264,16 +303,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.onDelivery != nil {
 		d := &Delivery{Body: body, ContentType: ct, Source: src, ReceivedAt: h.now(), Result: res, Err: perr}
 		if err := h.onDelivery(ctx, d); err != nil {
+			if h.validate != nil {
+				h.log(ctx, slog.LevelError, "mpesa: OnDelivery failed; answered the fallback decision", res, src, http.StatusServiceUnavailable, err.Error())
+				h.answerValidation(w, http.StatusServiceUnavailable, h.fallback)
+				return
+			}
 			h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "OnDelivery failed", err)
 			return
 		}
 	}
 	if res == nil {
-		if errors.Is(perr, ErrMalformedResult) {
+		switch {
+		case errors.Is(perr, ErrMalformedResult) && h.validate != nil:
+			// A validator that cannot read the question cannot decide.
+			h.log(ctx, slog.LevelWarn, "mpesa: C2B validation request unreadable; answered the fallback decision", nil, src, http.StatusBadRequest, perr.Error())
+			h.answerValidation(w, http.StatusBadRequest, h.fallback)
+		case errors.Is(perr, ErrMalformedResult):
 			h.refuse(ctx, w, http.StatusBadRequest, descMalformed, nil, src, perr.Error())
-		} else {
+		default:
 			h.refuse(ctx, w, http.StatusUnsupportedMediaType, descMediaType, nil, src, "Content-Type "+strconv.Quote(ct))
 		}
+		return
+	}
+	if h.validate != nil {
+		h.decide(ctx, w, res, src, arrived)
 		return
 	}
 	h.process(ctx, w, res, src)
@@ -282,6 +335,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // parse reads a callback body with the parser of the handler's gateway, or
 // of whichever gateway's callback shape the body has.
 func (h *Handler) parse(body []byte) (*Result, error) {
+	if h.mode != darajaResults {
+		return parseDaraja(body, h.mode)
+	}
 	if h.gatewaySet {
 		res, err := gateways[h.gateway].callbacks.parse(body)
 		if res != nil {
@@ -483,6 +539,11 @@ func isJSONMediaType(ct string) bool {
 // answer writes the acknowledgement (accepted) or a refusal in the
 // gateway's shape. The IDs are echoed when the result is known.
 func (h *Handler) answer(w http.ResponseWriter, status int, res *Result, accepted bool, desc string) {
+	if h.validate != nil {
+		// A C2B validator refuses in the shape M-Pesa reads as a rejection.
+		h.answerValidation(w, status, RejectC2B(C2BOtherError))
+		return
+	}
 	g := h.gateway
 	if res != nil {
 		g = res.Gateway

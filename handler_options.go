@@ -263,3 +263,25 @@ func CallbackReadTimeout(d time.Duration) HandlerOption {
 		return nil
 	}
 }
+
+// QueueTimeoutNotices makes the handler the one of Daraja's
+// QueueTimeOutURL (WithQueueTimeoutURL; implies HandlerGateway
+// GatewayDaraja). Daraja documents no body for it, so every body is read as
+// a notice: a Result envelope, or a JSON object with ConversationID and
+// OriginatorConversationID at the top level; a body with neither ID is
+// refused as malformed (docs/gateways.md D21, D32). The Result has Callback
+// CallbackQueueTimeout, OK reports false and Err matches ErrOutcomeUnknown:
+// the request timed out in M-Pesa's queue and may or may not have been
+// processed, so reconcile it (Client.Reconcile) before doing anything else.
+// It is acknowledged like a result, deduplicated on its IDs, passed to the
+// ResultFunc and fed to the hub, where Await on the request's
+// ConversationID or OriginatorConversationID finds it.
+func QueueTimeoutNotices() HandlerOption {
+	return func(h *Handler) error {
+		h.mode = darajaQueueTimeout
+		if !h.gatewaySet {
+			h.gateway, h.gatewaySet = GatewayDaraja, true
+		}
+		return nil
+	}
+}
