@@ -24,6 +24,9 @@ import (
 //   - the result parameters TransactionStatus and ReceiptNo are in
 //     Result.Parameters, the ordered list of the envelope's
 //     ResultParameters (docs/gateways.md D20);
+//   - the client records the IDs of every acknowledgement on the hub, so
+//     that the Handler knows the status result for what it is (never a
+//     payment to verify) when it arrives, even before the acknowledgement.
 
 // resultParameter returns the value of a Daraja result parameter.
 func resultParameter(r *Result, key string) string { return r.param(key) }
@@ -64,10 +67,8 @@ func (d *daraja) awaitStatus(ctx context.Context, ack *TransactionStatusResponse
 	if hub == nil {
 		return nil, false, nil
 	}
-	done, cancel := context.WithCancel(ctx)
-	cancel()
 	for _, key := range earlier {
-		if r, err := hub.Await(done, key); err == nil {
+		if r := hub.peek(key); r != nil {
 			res, err := d.statusFromResult(r, ack)
 			return res, true, err
 		}

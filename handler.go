@@ -191,8 +191,14 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
 		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
 	}
+	if d, ok := h.verifierDialect().(*daraja); ok {
+		errs = append(errs, d.verifierProblems(h)...)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if d, ok := h.verifierDialect().(*daraja); ok && h.hub == nil {
+		h.hub = d.results // the status results must reach the hub verification awaits on
 	}
 	h.finish()
 	return h, nil
@@ -201,7 +207,7 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 // newHandlerBase returns a handler with its defaults, before its options.
 func newHandlerBase() *Handler {
 	return &Handler{maxBody: DefaultMaxCallbackBytes, readTimeout: DefaultCallbackReadTimeout,
-		fallback: AcceptC2B(""), fallbackAfter: DefaultC2BValidationDeadline,
+		wait: DefaultStatusResultWait, fallback: AcceptC2B(""), fallbackAfter: DefaultC2BValidationDeadline,
 		now: time.Now, ownerPrefix: NewReference() + "-"}
 }
 
@@ -231,6 +237,15 @@ func (h *Handler) finish() {
 	if h.verifier != nil && !h.gatewaySet {
 		h.gateway, h.gatewaySet = h.verifier.Gateway(), true
 	}
+}
+
+// verifierDialect returns the dialect of the VerifyWithStatusQuery client,
+// or nil.
+func (h *Handler) verifierDialect() dialect {
+	if h.verifier == nil {
+		return nil
+	}
+	return h.verifier.d
 }
 
 // warnings is the default log handler of a Handler: slog.Default(), as it is
@@ -366,12 +381,22 @@ var errNotThisGateway = malformed("not a callback of this gateway")
 // ResultFunc, and answers.
 func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Result, src netip.Addr) {
 	bg := context.WithoutCancel(ctx) // a release or completion must happen even as the request ends
+	// The result of a Daraja status query a client of the hub sent is a
+	// status result, whatever its body claims: it is never verified as a
+	// payment. The results of the handler's own verification queries are
+	// its business and do not reach the ResultFunc (docs/gateways.md D32).
+	status, internal := h.statusResult(res)
+	if status {
+		res.API = APITransactionStatus
+	}
 	key := res.dedupKey()
 	claimed := h.claim(ctx, w, key, res, src)
 	if claimed == "" {
 		return
 	}
-	held := [2]string{key} // keys to release unless the result was processed
+	var held [3]string // keys to release unless the result was processed
+	held[0] = key
+	n := 1
 	completed := false
 	defer func() {
 		// Runs on every exit: a return, a panic, or runtime.Goexit in the
@@ -379,17 +404,14 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 		if completed {
 			return
 		}
-		for _, k := range held {
-			if k == "" {
-				continue
-			}
+		for _, k := range held[:n] {
 			if err := h.dedup.Release(bg, k, claimed); err != nil {
 				h.log(ctx, slog.LevelError, "mpesa: dedup store release failed", res, src, 0, err.Error())
 			}
 		}
 	}()
 
-	if h.verifier != nil && res.OK() && res.namesTransaction() {
+	if h.verifier != nil && !status && res.OK() && res.namesTransaction() {
 		switch v := h.verify(ctx, res); v.status {
 		case http.StatusOK:
 			res.Verified = true
@@ -405,36 +427,41 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 		}
 		// One transaction verifies one result: a body that carries a
 		// processed transaction under another conversation is a replay.
-		txKey := txKeyPrefix + res.Gateway.String() + "/" + strconv.Quote(res.TransactionID)
-		switch state, err := h.dedup.Claim(ctx, txKey, claimed); {
-		case err != nil:
-			h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "dedup store claim failed", err)
-			return
-		case state == ClaimDone:
-			// The transaction is processed; a redelivery after its result
-			// key was forgotten, or a replay: acknowledged, not run.
-			h.log(ctx, slog.LevelWarn, "mpesa: transaction already processed with another result; acknowledged, not processed again", res, src, http.StatusOK, "")
-			h.answer(w, http.StatusOK, res, true, ackDesc)
-			completed = true
-			_ = h.dedup.Complete(bg, key, claimed)
-			return
-		case state != ClaimAcquired:
-			w.Header().Set("Retry-After", retryAfterSecs)
-			h.answer(w, http.StatusServiceUnavailable, res, false, descRetry)
-			return
+		for _, txKey := range res.txKeys() {
+			switch state, err := h.dedup.Claim(ctx, txKey, claimed); {
+			case err != nil:
+				h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "dedup store claim failed", err)
+				return
+			case state == ClaimDone:
+				// The transaction is processed; a redelivery after its
+				// result key was forgotten, or a replay: acknowledged, not
+				// run.
+				for _, k := range held[1:n] {
+					_ = h.dedup.Release(bg, k, claimed)
+				}
+				h.log(ctx, slog.LevelWarn, "mpesa: transaction already processed with another result; acknowledged, not processed again", res, src, http.StatusOK, "")
+				h.answer(w, http.StatusOK, res, true, ackDesc)
+				completed = true
+				_ = h.dedup.Complete(bg, key, claimed)
+				return
+			case state != ClaimAcquired:
+				w.Header().Set("Retry-After", retryAfterSecs)
+				h.answer(w, http.StatusServiceUnavailable, res, false, descRetry)
+				return
+			}
+			held[n] = txKey
+			n++
 		}
-		held[1] = txKey
 	}
 
-	if err := h.run(ctx, res); err != nil {
-		h.fail(ctx, w, http.StatusInternalServerError, res, src, "result function failed", err)
-		return
+	if !internal {
+		if err := h.run(ctx, res); err != nil {
+			h.fail(ctx, w, http.StatusInternalServerError, res, src, "result function failed", err)
+			return
+		}
 	}
 	completed = true
-	for _, k := range held {
-		if k == "" {
-			continue
-		}
+	for _, k := range held[:n] {
 		if err := h.dedup.Complete(bg, k, claimed); err != nil {
 			// The result was processed: acknowledge it. A redelivery could
 			// now run the function again; say so.
@@ -448,6 +475,16 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 	}
 	h.log(ctx, slog.LevelInfo, "mpesa: result accepted", res, src, http.StatusOK, "")
 	h.answer(w, http.StatusOK, res, true, ackDesc)
+}
+
+// statusResult reports whether res answers a Daraja status query that a
+// client of the handler's hub sent, and whether the handler's own
+// verification sent it.
+func (h *Handler) statusResult(res *Result) (status, internal bool) {
+	if h.hub == nil || res.Gateway != GatewayDaraja || (res.Callback != CallbackResult && res.Callback != CallbackQueueTimeout) {
+		return false, false
+	}
+	return h.hub.statusQuery(res.OriginalConversationID, res.OriginatorConversationID)
 }
 
 // claim claims key and returns the owner that holds it, or "" after

@@ -264,6 +264,29 @@ func CallbackReadTimeout(d time.Duration) HandlerOption {
 	}
 }
 
+// DefaultStatusResultWait is how long VerifyWithStatusQuery waits for a
+// status that comes by callback (Daraja's transaction status API) when
+// StatusResultWait is not given.
+const DefaultStatusResultWait = 15 * time.Second
+
+// StatusResultWait bounds how long the handler, verifying a result with
+// VerifyWithStatusQuery, waits for the status of a query whose answer comes
+// by callback (Daraja's transaction status, docs/gateways.md D18): past it,
+// the result is answered 503, and a later delivery of it looks for the
+// status that came meanwhile before it asks again. The wait holds the
+// gateway's request open, so keep it shorter than the time the gateway
+// waits for an answer. Default DefaultStatusResultWait; from 100 ms to 2
+// minutes.
+func StatusResultWait(d time.Duration) HandlerOption {
+	return func(h *Handler) error {
+		if d < 100*time.Millisecond || d > 2*time.Minute {
+			return optionError("StatusResultWait", "%v is outside 100ms..2m", d)
+		}
+		h.wait, h.waitSet = d, true
+		return nil
+	}
+}
+
 // QueueTimeoutNotices makes the handler the one of Daraja's
 // QueueTimeOutURL (WithQueueTimeoutURL; implies HandlerGateway
 // GatewayDaraja). Daraja documents no body for it, so every body is read as

@@ -52,6 +52,21 @@ type Results struct {
 	order   list.List // of *keptResult, oldest first
 	waiters map[string][]*resultWaiter
 	bus     ResultBus
+
+	// queries are the IDs of the Daraja status queries the clients of the
+	// hub sent (WithResults), oldest first: their results are status
+	// results, never payments to verify (docs/gateways.md D32).
+	queries    map[string]*statusMark
+	queryOrder list.List // of *statusMark
+}
+
+// statusMark is one status query a client of the hub sent; internal marks
+// one of a Handler's verification.
+type statusMark struct {
+	ids      [2]string
+	internal bool
+	expires  time.Time
+	elem     *list.Element
 }
 
 // A ResultBus carries results between the Results hubs of several replicas.
@@ -198,6 +213,17 @@ func (h *Results) Await(ctx context.Context, key string) (*Result, error) {
 	return <-w.ch, nil
 }
 
+// peek returns the result kept under key in this process, or nil.
+func (h *Results) peek(key string) *Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expire()
+	if kr := h.kept[key]; kr != nil {
+		return kr.res
+	}
+	return nil
+}
+
 // removeWaiter takes w off the waiters of key, and reports whether it was
 // still there.
 func (h *Results) removeWaiter(key string, w *resultWaiter) bool {
@@ -216,6 +242,65 @@ func (h *Results) removeWaiter(key string, w *resultWaiter) bool {
 		}
 	}
 	return false
+}
+
+// expectStatus records the IDs of a status query's acknowledgement, so
+// that its result is known for what it is when it arrives, for the hub's
+// ttl; at most twice the hub's size are kept.
+func (h *Results) expectStatus(internal bool, conversationID, originatorID string) {
+	if conversationID == "" && originatorID == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.queries == nil {
+		h.queries = make(map[string]*statusMark)
+	}
+	h.expireQueries()
+	m := &statusMark{ids: [2]string{conversationID, originatorID}, internal: internal, expires: h.now().Add(h.ttl)}
+	m.elem = h.queryOrder.PushBack(m)
+	for _, id := range m.ids {
+		if id != "" {
+			h.queries[id] = m
+		}
+	}
+	for h.queryOrder.Len() > 2*h.size {
+		h.forgetQuery(h.queryOrder.Front().Value.(*statusMark))
+	}
+}
+
+// statusQuery reports whether any of ids is the ID of a status query a
+// client of the hub sent, and whether a Handler's verification sent it.
+func (h *Results) statusQuery(ids ...string) (known, internal bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireQueries()
+	for _, id := range ids {
+		if m := h.queries[id]; id != "" && m != nil {
+			return true, m.internal
+		}
+	}
+	return false, false
+}
+
+func (h *Results) expireQueries() {
+	now := h.now()
+	for f := h.queryOrder.Front(); f != nil; f = h.queryOrder.Front() {
+		m := f.Value.(*statusMark)
+		if now.Before(m.expires) {
+			return
+		}
+		h.forgetQuery(m)
+	}
+}
+
+func (h *Results) forgetQuery(m *statusMark) {
+	h.queryOrder.Remove(m.elem)
+	for _, id := range m.ids {
+		if h.queries[id] == m {
+			delete(h.queries, id)
+		}
+	}
 }
 
 // Len returns how many results the hub keeps.
