@@ -251,11 +251,15 @@ func (p *darajaParser) finish() *Result {
 	for i := range r.ReferenceData {
 		p.kept = append(p.kept, &r.ReferenceData[i].Key, &r.ReferenceData[i].Value)
 	}
-	for i := range p.extra {
-		p.kept = append(p.kept, &p.extra[i].Key, &p.extra[i].Value)
-	}
 	ownAll(p.kept)
 	if len(p.extra) > 0 {
+		// Apart, so that a result whose Extra is dropped keeps nothing of
+		// a large unknown member.
+		kept := make([]*string, 0, 2*len(p.extra))
+		for i := range p.extra {
+			kept = append(kept, &p.extra[i].Key, &p.extra[i].Value)
+		}
+		ownAll(kept)
 		r.Extra = make(map[string]string, len(p.extra))
 		for _, kv := range p.extra {
 			r.Extra[kv.Key] = kv.Value
@@ -399,20 +403,23 @@ func (p *darajaParser) stk(body string, kind wire.Kind) error {
 		return err
 	}
 	var itemMask uint64
+	var items string
+	var itemsKind wire.Kind
 	err = wire.MembersKinds(meta, func(key, val string, kind wire.Kind) error {
 		if key != "Item" {
 			p.unknown("Body.stkCallback.CallbackMetadata.", key, val)
 			return nil
 		}
-		if err := seen(&itemMask, 0, key); err != nil {
-			return err
-		}
-		items, err := p.list("Body.stkCallback.CallbackMetadata.Item", val, kind, "Name")
-		r.Parameters = items
-		return err
+		items, itemsKind = val, kind
+		return seen(&itemMask, 0, key)
 	})
 	if err != nil {
 		return syntaxError(err)
+	}
+	if itemMask != 0 {
+		if r.Parameters, err = p.list("Body.stkCallback.CallbackMetadata.Item", items, itemsKind, "Name"); err != nil {
+			return err
+		}
 	}
 	// Items are looked up by Name, never by position (docs/gateways.md D8).
 	var found uint64
@@ -431,8 +438,8 @@ func (p *darajaParser) stk(body string, kind wire.Kind) error {
 
 // list reads a list of Key/Value items (Name/Value for STK items), given as
 // an array, a single object (a list of one, docs/gateways.md D20), or null.
-func (p *darajaParser) list(path, val string, kind wire.Kind, keyName string) ([]ResultParameter, error) {
-	var out []ResultParameter
+func (p *darajaParser) list(path, val string, kind wire.Kind, keyName string) (ResultParameters, error) {
+	var out ResultParameters
 	item := func(v string, kind wire.Kind) error {
 		if kind != wire.KindObject {
 			return malformed(path + " holds something other than an object")
@@ -466,7 +473,7 @@ func (p *darajaParser) list(path, val string, kind wire.Kind, keyName string) ([
 	case wire.KindObject:
 		return out, item(val, kind)
 	case wire.KindArray:
-		out = make([]ResultParameter, 0, min(strings.Count(val, "{"), 32))
+		out = make(ResultParameters, 0, min(strings.Count(val, "{"), 32))
 		err := wire.ElementsKinds(val, item)
 		return out, err
 	}
@@ -561,7 +568,7 @@ func (p *darajaParser) envelope(res string, kind wire.Kind, cb CallbackKind) err
 
 // wrapped reads {"ResultParameter": list} (or ReferenceItem); the list
 // itself, without its wrapper, is read too.
-func (p *darajaParser) wrapped(path, inner, val string, kind wire.Kind) ([]ResultParameter, error) {
+func (p *darajaParser) wrapped(path, inner, val string, kind wire.Kind) (ResultParameters, error) {
 	switch kind {
 	case wire.KindNull:
 		return nil, nil
@@ -571,21 +578,21 @@ func (p *darajaParser) wrapped(path, inner, val string, kind wire.Kind) ([]Resul
 	default:
 		return nil, malformed(path + " is not an object")
 	}
-	var out []ResultParameter
+	var list string
+	var listKind wire.Kind
 	var mask uint64
 	err := wire.MembersKinds(val, func(key, v string, kind wire.Kind) error {
 		if key != inner {
 			p.unknown(path+".", key, v)
 			return nil
 		}
-		if err := seen(&mask, 0, key); err != nil {
-			return err
-		}
-		ps, err := p.list(path+"."+inner, v, kind, "Key")
-		out = ps
-		return err
+		list, listKind = v, kind
+		return seen(&mask, 0, key)
 	})
-	return out, syntaxError(err)
+	if err != nil || mask == 0 {
+		return nil, syntaxError(err)
+	}
+	return p.list(path+"."+inner, list, listKind, "Key")
 }
 
 // darajaResultAPI names the product of an envelope where its contents

@@ -66,8 +66,26 @@ type ResultParameter struct {
 }
 
 // String describes the parameter with phone numbers and names masked.
+// Times (keys with Time or Date, 14 digits at most) are not phone numbers
+// and print as sent.
 func (p ResultParameter) String() string {
-	return redact.Text(p.Key) + ": " + maskExtra(p.Key, p.Value)
+	v := p.Value
+	if !isTimeParameter(p.Key, v) {
+		v = maskExtra(p.Key, v)
+	}
+	return redact.Text(p.Key) + ": " + v
+}
+
+func isTimeParameter(key, v string) bool {
+	if !strings.Contains(key, "Time") && !strings.Contains(key, "Date") || len(v) > 14 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // GoString is String.
@@ -79,7 +97,12 @@ func (p ResultParameter) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, 
 // LogValue describes the parameter to log/slog, masked as String is.
 func (p ResultParameter) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
-func printParameters(ps []ResultParameter) string {
+// ResultParameters is a list of result parameters, in the order sent.
+// Printing or logging it masks phone numbers and names, as Result does.
+type ResultParameters []ResultParameter
+
+// String describes the parameters masked; "" for none.
+func (ps ResultParameters) String() string {
 	if len(ps) == 0 {
 		return ""
 	}
@@ -94,6 +117,15 @@ func printParameters(ps []ResultParameter) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// GoString is String.
+func (ps ResultParameters) GoString() string { return ps.String() }
+
+// Format writes String whatever the verb.
+func (ps ResultParameters) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, ps.String()) }
+
+// LogValue describes the parameters to log/slog, masked.
+func (ps ResultParameters) LogValue() slog.Value { return slog.StringValue(ps.String()) }
 
 // Parameter returns the value of the first of the result's Parameters
 // whose Key is key, exactly as spelt, and whether there is one.

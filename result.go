@@ -144,8 +144,8 @@ type Result struct {
 	// ReferenceData are the envelope's ReferenceItems. See Parameter and
 	// the typed accessors (Receipt, Status, CompletedAt, PublicName,
 	// Balances).
-	Parameters    []ResultParameter
-	ReferenceData []ResultParameter
+	Parameters    ResultParameters
+	ReferenceData ResultParameters
 
 	// Extra holds every other field of the body, keyed as sent. Nothing
 	// the gateway sends is dropped: a known field whose value could not be
@@ -403,8 +403,8 @@ func (r *Result) fields(f func(k, v string)) {
 	f("ServiceProviderCode", r.ServiceProviderCode)
 	f("InvoiceNumber", redact.Text(r.InvoiceNumber))
 	f("OrgAccountBalance", redact.Text(r.OrgAccountBalance))
-	f("Parameters", printParameters(r.Parameters))
-	f("ReferenceData", printParameters(r.ReferenceData))
+	f("Parameters", r.Parameters.String())
+	f("ReferenceData", r.ReferenceData.String())
 	if r.Verified {
 		f("Verified", "true")
 	}
