@@ -329,13 +329,24 @@ func (d *daraja) asyncStatus(ctx context.Context, req *TransactionStatusRequest,
 	p.add("IdentifierType", "4")
 	p.add("Remarks", "Transaction status query")
 	d.resultURLs(&k, &p, req.ResultURL, req.QueueTimeoutURL)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
 	out := new(darajaOutput)
+	acked := false
+	if d.results != nil {
+		d.results.statusSent()
+		defer func() {
+			if !acked {
+				*out = darajaOutput{}
+			}
+			d.results.statusAcknowledged(internal, out.ConversationID, out.OriginatorConversationID)
+		}()
+	}
 	if err := d.send(ctx, &k, p, ref, out, false); err != nil {
 		return nil, err
 	}
-	if d.results != nil {
-		d.results.expectStatus(internal, out.ConversationID, out.OriginatorConversationID)
-	}
+	acked = true
 	return &TransactionStatusResponse{
 		ConversationID:           out.ConversationID,
 		ThirdPartyConversationID: ref,

@@ -28,10 +28,12 @@ import (
 //     money must have reached the client's shortcode.
 //
 // The status result is known to the Handler by the IDs of the query's
-// acknowledgement, which the client records on the hub (Results.expectStatus):
-// it is processed on its own request, never verified as a payment, and not
-// passed to the ResultFunc. Its authenticity rests on the query's
-// ConversationID, which only the client learnt.
+// acknowledgement, which the client records on the hub
+// (Results.statusAcknowledged): it is processed on its own request, never
+// verified as a payment, and not passed to the ResultFunc. A callback may overtake the answer of its query,
+// so a result that arrives while a status query awaits its acknowledgement
+// waits for it (2 s at most) before it is told apart. Its authenticity rests
+// on the query's ConversationID, which only the client learnt.
 
 // verifierProblems says why a Daraja client cannot verify for h.
 func (d *daraja) verifierProblems(h *Handler) []error {

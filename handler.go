@@ -385,7 +385,7 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 	// status result, whatever its body claims: it is never verified as a
 	// payment. The results of the handler's own verification queries are
 	// its business and do not reach the ResultFunc (docs/gateways.md D32).
-	status, internal := h.statusResult(res)
+	status, internal := h.statusResult(ctx, res)
 	if status {
 		res.API = APITransactionStatus
 	}
@@ -479,13 +479,19 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 
 // statusResult reports whether res answers a Daraja status query that a
 // client of the handler's hub sent, and whether the handler's own
-// verification sent it.
-func (h *Handler) statusResult(res *Result) (status, internal bool) {
+// verification sent it. A result that arrives while a status query awaits
+// its acknowledgement waits for it, at most maxStatusAckWait.
+func (h *Handler) statusResult(ctx context.Context, res *Result) (status, internal bool) {
 	if h.hub == nil || res.Gateway != GatewayDaraja || (res.Callback != CallbackResult && res.Callback != CallbackQueueTimeout) {
 		return false, false
 	}
-	return h.hub.statusQuery(res.OriginalConversationID, res.OriginatorConversationID)
+	return h.hub.statusQuery(ctx, maxStatusAckWait, res.OriginalConversationID, res.OriginatorConversationID)
 }
+
+// maxStatusAckWait bounds how long a Daraja result waits for the
+// acknowledgements of the status queries in flight, in case it is the
+// status of one of them that overtook its answer.
+const maxStatusAckWait = 2 * time.Second
 
 // claim claims key and returns the owner that holds it, or "" after
 // answering a duplicate or a failure itself.

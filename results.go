@@ -58,6 +58,10 @@ type Results struct {
 	// results, never payments to verify (docs/gateways.md D32).
 	queries    map[string]*statusMark
 	queryOrder list.List // of *statusMark
+	// inflight counts the status queries sent whose acknowledgement has
+	// not come yet; changed is closed (and replaced) when one comes.
+	inflight int
+	changed  chan struct{}
 }
 
 // statusMark is one status query a client of the hub sent; internal marks
@@ -244,15 +248,30 @@ func (h *Results) removeWaiter(key string, w *resultWaiter) bool {
 	return false
 }
 
-// expectStatus records the IDs of a status query's acknowledgement, so
-// that its result is known for what it is when it arrives, for the hub's
-// ttl; at most twice the hub's size are kept.
-func (h *Results) expectStatus(internal bool, conversationID, originatorID string) {
+// statusSent marks a status query sent; statusAcknowledged, to be called
+// once after it however it ends, records the IDs of its acknowledgement.
+// Between the two, a result that may be its status waits for them
+// (statusQueryWait): a callback may overtake the answer of the query.
+func (h *Results) statusSent() {
+	h.mu.Lock()
+	h.inflight++
+	h.mu.Unlock()
+}
+
+// statusAcknowledged records the IDs of a status query's acknowledgement,
+// so that its result is known for what it is when it arrives, for the
+// hub's ttl; at most twice the hub's size are kept.
+func (h *Results) statusAcknowledged(internal bool, conversationID, originatorID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.inflight--
+	if h.changed != nil {
+		close(h.changed)
+		h.changed = nil
+	}
 	if conversationID == "" && originatorID == "" {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.queries == nil {
 		h.queries = make(map[string]*statusMark)
 	}
@@ -271,16 +290,42 @@ func (h *Results) expectStatus(internal bool, conversationID, originatorID strin
 
 // statusQuery reports whether any of ids is the ID of a status query a
 // client of the hub sent, and whether a Handler's verification sent it.
-func (h *Results) statusQuery(ids ...string) (known, internal bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.expireQueries()
-	for _, id := range ids {
-		if m := h.queries[id]; id != "" && m != nil {
-			return true, m.internal
+// While status queries are awaiting their acknowledgement it waits for
+// them, at most maxWait (or until ctx ends), since the result may have
+// overtaken its query's answer.
+func (h *Results) statusQuery(ctx context.Context, maxWait time.Duration, ids ...string) (known, internal bool) {
+	var timeout <-chan time.Time
+	for {
+		h.mu.Lock()
+		h.expireQueries()
+		for _, id := range ids {
+			if m := h.queries[id]; id != "" && m != nil {
+				h.mu.Unlock()
+				return true, m.internal
+			}
+		}
+		if h.inflight <= 0 {
+			h.mu.Unlock()
+			return false, false
+		}
+		if h.changed == nil {
+			h.changed = make(chan struct{})
+		}
+		ch := h.changed
+		h.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false, false
+		case <-ctx.Done():
+			return false, false
 		}
 	}
-	return false, false
 }
 
 func (h *Results) expireQueries() {

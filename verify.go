@@ -62,8 +62,10 @@ import (
 //     shortcode (WithServiceProviderCode) and the DebitPartyName must not;
 //   - the status result arrives at this handler on a request of its own:
 //     it is known by the IDs of the query's acknowledgement, which the
-//     client records on the hub, is never verified as a payment, is not
-//     passed to the ResultFunc, and is delivered to the hub. Results of
+//     client records on the hub (a result arriving before the
+//     acknowledgement waits for it, 2 s at most), is never verified as a
+//     payment, is not passed to the ResultFunc, and is delivered to the
+//     hub. Results of
 //     your own TransactionStatus and Reconcile queries are known the same
 //     way and reach the ResultFunc with API APITransactionStatus;
 //   - Daraja may not deliver a result again after a 503 (the
