@@ -26,6 +26,7 @@ import (
 // body for the acknowledgement of a ResultURL or an STK CallBackURL; the
 // answer is HTTP 200 with ResultCode 0 (docs/gateways.md D28).
 var darajaCallbacks = callbackCodec{
+	name:  "daraja",
 	parse: func(body []byte) (*Result, error) { return parseDaraja(body, darajaResults) },
 	ack:   darajaAck,
 }

@@ -362,6 +362,9 @@ func (h *Handler) parse(body []byte) (*Result, error) {
 	}
 	var first error
 	for g := range gateways {
+		if g > 0 && gateways[g].callbacks.name == gateways[g-1].callbacks.name {
+			continue // the same parser, which the body did not fit
+		}
 		res, err := gateways[g].callbacks.parse(body)
 		if err == nil {
 			return res, nil
