@@ -347,7 +347,11 @@ func FuzzParseResult(f *testing.F) {
 		isObject := valid && trimmed[0] == '{'
 		if !valid {
 			require.ErrorIs(t, err, ErrMalformedResult)
-			require.ErrorContains(t, err, "not valid JSON")
+			// The scan refuses a documented field named twice as it meets
+			// it, which may come before the syntax error.
+			if !strings.Contains(err.Error(), "appears twice") {
+				require.ErrorContains(t, err, "not valid JSON")
+			}
 		} else if !isObject {
 			require.ErrorContains(t, err, "not a JSON object")
 		} else if err != nil {
