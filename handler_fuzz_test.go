@@ -155,7 +155,7 @@ func fuzzOne(t *testing.T, serve func(method, ct, path, query, peer, xff string,
 				t.Fatalf("200 without the token: path %q query %q", path, query)
 			}
 		}
-		if p, err := netip.ParseAddrPort(peer); err != nil || !netip.MustParsePrefix("10.0.0.0/8").Contains(p.Addr().Unmap()) {
+		if !peerTrusted(peer) {
 			// The peer is not a trusted proxy: its X-Forwarded-For must
 			// change nothing.
 			without := serve(method, ct, path, query, peer, "", body)
@@ -170,3 +170,16 @@ func fuzzOne(t *testing.T, serve func(method, ct, path, query, peer, xff string,
 type httpNopCloser struct{ *bytes.Reader }
 
 func (httpNopCloser) Close() error { return nil }
+
+// peerTrusted reports whether the handler reads peer (a RemoteAddr, with
+// or without a port, as the handler takes both) as a trusted proxy of
+// FuzzHandler's.
+func peerTrusted(peer string) bool {
+	var a netip.Addr
+	if ap, err := netip.ParseAddrPort(peer); err == nil {
+		a = ap.Addr()
+	} else if a, err = netip.ParseAddr(peer); err != nil {
+		return false
+	}
+	return netip.MustParsePrefix("10.0.0.0/8").Contains(a.Unmap().WithZone(""))
+}
