@@ -124,7 +124,14 @@ func (d Delivery) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, d.Strin
 //	{"output_OriginalConversationID":"…","output_ResponseCode":"0","output_ResponseDesc":"Successfully Accepted Result","output_ThirdPartyConversationID":"…"}
 //
 // echoing the result's IDs, with output_ResponseCode "INS-0" for a Query
-// Direct Debit result, whose page shows it so. It acknowledges only after
+// Direct Debit result, whose page shows it so; on Daraja
+// {"ResultCode":0,"ResultDesc":"Accepted"}, and a C2B confirmation's
+// {"ResultCode":0,"ResultDesc":"Success"} (docs/gateways.md D28). On
+// Daraja's URLs, mount a Handler at the STK CallBackURL, the ResultURL and
+// the C2B ConfirmationURL (it tells the STK callback, the Result envelope
+// and the C2B body apart by their shape), a Handler with
+// QueueTimeoutNotices at the QueueTimeOutURL, and a C2B validator
+// (NewC2BValidator) at the ValidationURL. It acknowledges only after
 // the ResultFunc returned nil. A ResultFunc error or panic, or a failing
 // store, is answered with 500 or 503 and a refusal in the same shape, so
 // that the gateway may deliver again; the answer never holds the error's

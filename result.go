@@ -48,8 +48,7 @@ type Result struct {
 	// OriginalConversationID is the ConversationID the call that started
 	// the transaction returned: on Daraja the envelope's ConversationID
 	// (its OriginatorConversationID when it has none), an STK push's
-	// CheckoutRequestID, a C2B payment's TransID. It is never empty, but
-	// on a queue-timeout notice that names only an OriginatorConversationID.
+	// CheckoutRequestID, a C2B payment's TransID. It is never empty.
 	OriginalConversationID string
 	// TransactionID is the Mobile Money transaction ID: on Daraja the
 	// M-Pesa receipt (the envelope's TransactionID, an STK push's
