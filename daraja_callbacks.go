@@ -2,6 +2,7 @@ package mpesa
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -49,7 +50,7 @@ const (
 	darajaValidation                     // C2B validation requests
 )
 
-var errNotDaraja = errors.Join(errNotThisGateway, errors.New("no Body.stkCallback, Result or TransID"))
+var errNotDaraja = fmt.Errorf("%w: no Body.stkCallback, Result or TransID", errNotThisGateway)
 
 // The documented members of a Daraja body's top level: the STK and
 // envelope roots, the C2B fields, and the IDs a queue-timeout notice may
