@@ -166,7 +166,8 @@ func (p *darajaParser) list(path, val string, kind wire.Kind, keyName string) (R
 	case wire.KindNull:
 		return nil, nil
 	case wire.KindObject:
-		return out, item(val, kind)
+		err := item(val, kind) // appends to out: read out after it
+		return out, err
 	case wire.KindArray:
 		out = make(ResultParameters, 0, min(strings.Count(val, "{"), 32))
 		err := wire.ElementsKinds(val, item)
