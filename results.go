@@ -217,17 +217,6 @@ func (h *Results) Await(ctx context.Context, key string) (*Result, error) {
 	return <-w.ch, nil
 }
 
-// peek returns the result kept under key in this process, or nil.
-func (h *Results) peek(key string) *Result {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.expire()
-	if kr := h.kept[key]; kr != nil {
-		return kr.res
-	}
-	return nil
-}
-
 // removeWaiter takes w off the waiters of key, and reports whether it was
 // still there.
 func (h *Results) removeWaiter(key string, w *resultWaiter) bool {
@@ -346,6 +335,17 @@ func (h *Results) forgetQuery(m *statusMark) {
 			delete(h.queries, id)
 		}
 	}
+}
+
+// peek returns the result kept under key in this process, or nil.
+func (h *Results) peek(key string) *Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expire()
+	if kr := h.kept[key]; kr != nil {
+		return kr.res
+	}
+	return nil
 }
 
 // Len returns how many results the hub keeps.
