@@ -462,6 +462,12 @@ func TestDarajaResultErr(t *testing.T) {
 		assert.Equal(t, GatewayDaraja, e.Gateway)
 		assert.Equal(t, r.OriginalConversationID, e.ConversationID)
 	}
+	// An envelope without a code says nothing of the outcome: a
+	// queue-timeout notice posted to the ResultURL looks so.
+	r0, err := ParseDarajaResult([]byte(`{"Result":{"ResultType":0,"ResultDesc":"The request timed out while waiting in the queue","OriginatorConversationID":"O-1","ConversationID":"AG_1"}}`))
+	require.NoError(t, err)
+	assert.ErrorIs(t, r0.Err(), ErrOutcomeUnknown)
+	assert.ErrorIs(t, r0.Err(), ErrUnexpectedResponse)
 	// A queue timeout that claims success is still an unknown outcome.
 	r, err := parseDaraja([]byte(`{"Result":{"ConversationID":"AG_1","ResultCode":0}}`), darajaQueueTimeout)
 	require.NoError(t, err)

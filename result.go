@@ -174,10 +174,11 @@ func (r *Result) OK() bool {
 //	if errors.Is(res.Err(), mpesa.ErrInsufficientBalance) { ... }
 //
 // Codes are looked up for the result's Gateway and API (LookupCode). A
-// result without a code matches ErrUnexpectedResponse. A Daraja
-// queue-timeout notice matches ErrOutcomeUnknown: the request timed out in
-// M-Pesa's queue and may or may not have been processed; reconcile with a
-// status query before anything else (docs/gateways.md D21).
+// result without a code matches ErrUnexpectedResponse, and on Daraja
+// ErrOutcomeUnknown too. A Daraja queue-timeout notice matches
+// ErrOutcomeUnknown: the request timed out in M-Pesa's queue and may or may
+// not have been processed; reconcile with a status query before anything
+// else (docs/gateways.md D21).
 func (r *Result) Err() error {
 	if r.OK() {
 		return nil
@@ -205,6 +206,12 @@ func (r *Result) Err() error {
 	}
 	if e.Code == "" {
 		e.add(ErrUnexpectedResponse)
+		if r.Gateway == GatewayDaraja {
+			// Every documented Daraja result has a code; one without says
+			// nothing of the outcome (a queue-timeout notice posted to
+			// the ResultURL has none, docs/gateways.md D32).
+			e.add(ErrOutcomeUnknown)
+		}
 		if e.Description == "" {
 			e.Description = "result without a result code"
 		}
