@@ -90,6 +90,11 @@ type daraja struct {
 	queueTimeoutURL string
 	results         *Results
 
+	// pending maps a result being verified to the status queries sent for
+	// it whose status has not come yet (daraja_verify.go).
+	vmu     sync.Mutex
+	pending map[string][]string
+
 	// past keeps the last tokens fetched, so that one the gateway echoes
 	// in an error is scrubbed even after the cache dropped it.
 	mu   sync.Mutex

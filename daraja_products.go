@@ -300,6 +300,16 @@ func (d *daraja) transactionStatus(ctx context.Context, req *TransactionStatusRe
 	if strings.HasPrefix(req.QueryReference, "ws_CO_") {
 		return d.stkQuery(ctx, req)
 	}
+	return d.asyncStatus(ctx, req, isReceipt(req.QueryReference), false)
+}
+
+// asyncStatus sends a query to the transaction status API, by receipt
+// (TransactionID) or by OriginalConversationID, and returns its
+// acknowledgement. The state comes to the ResultURL; the IDs of the
+// acknowledgement are recorded on the client's hub (WithResults), so that
+// a Handler feeding it knows the result for a status result when it
+// arrives. internal marks a query of a Handler's verification.
+func (d *daraja) asyncStatus(ctx context.Context, req *TransactionStatusRequest, byReceipt, internal bool) (*TransactionStatusResponse, error) {
 	ref := referenceOrNew(req.ThirdPartyConversationID)
 	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
 	k := d.checker(APITransactionStatus)
@@ -310,7 +320,7 @@ func (d *daraja) transactionStatus(ctx context.Context, req *TransactionStatusRe
 	p := make(params, 0, darajaMaxFields)
 	d.initiatorFields(&k, &p, "Initiator")
 	p.add("CommandID", "TransactionStatusQuery")
-	if isReceipt(req.QueryReference) {
+	if byReceipt {
 		p.add("TransactionID", req.QueryReference)
 	} else {
 		p.add("OriginalConversationID", req.QueryReference)
@@ -319,10 +329,24 @@ func (d *daraja) transactionStatus(ctx context.Context, req *TransactionStatusRe
 	p.add("IdentifierType", "4")
 	p.add("Remarks", "Transaction status query")
 	d.resultURLs(&k, &p, req.ResultURL, req.QueueTimeoutURL)
+	if err := k.err(); err != nil {
+		return nil, err
+	}
 	out := new(darajaOutput)
+	acked := false
+	if d.results != nil {
+		d.results.statusSent()
+		defer func() {
+			if !acked {
+				*out = darajaOutput{}
+			}
+			d.results.statusAcknowledged(internal, out.ConversationID, out.OriginatorConversationID)
+		}()
+	}
 	if err := d.send(ctx, &k, p, ref, out, false); err != nil {
 		return nil, err
 	}
+	acked = true
 	return &TransactionStatusResponse{
 		ConversationID:           out.ConversationID,
 		ThirdPartyConversationID: ref,
@@ -334,6 +358,12 @@ func (d *daraja) transactionStatus(ctx context.Context, req *TransactionStatusRe
 // stkQuery asks how an STK push ended. Its answer is synchronous:
 // "being processed" is pending, and the result code gives the state.
 func (d *daraja) stkQuery(ctx context.Context, req *TransactionStatusRequest) (*TransactionStatusResponse, error) {
+	res, _, err := d.stkQueryAnswer(ctx, req)
+	return res, err
+}
+
+// stkQueryAnswer is stkQuery, returning the answer as sent too.
+func (d *daraja) stkQueryAnswer(ctx context.Context, req *TransactionStatusRequest) (*TransactionStatusResponse, *darajaOutput, error) {
 	ref := referenceOrNew(req.ThirdPartyConversationID)
 	spc := orDefault(req.ServiceProviderCode, d.c.serviceProviderCode)
 	k := d.checker(APISTKQuery)
@@ -347,7 +377,7 @@ func (d *daraja) stkQuery(ctx context.Context, req *TransactionStatusRequest) (*
 	p.add("CheckoutRequestID", req.QueryReference)
 	out := new(darajaOutput)
 	if err := d.send(ctx, &k, p, ref, out, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &TransactionStatusResponse{
 		ConversationID:           orDefault(out.CheckoutRequestID, req.QueryReference),
@@ -360,10 +390,10 @@ func (d *daraja) stkQuery(ctx context.Context, req *TransactionStatusRequest) (*
 	if out.pending {
 		res.ResponseCode, res.ResponseDesc = out.ErrorCode, out.ErrorMessage
 		res.TransactionStatus = StatusPending
-		return res, nil
+		return res, out, nil
 	}
 	res.TransactionStatus = stkStatus(res.ResultCode)
-	return res, nil
+	return res, out, nil
 }
 
 // stkStatus maps an STK result code to a state: 0 paid, 1032 declined by

@@ -14,21 +14,22 @@ import (
 // that result on the hub the callback handler feeds.
 //
 // The contract with the callback side (the Daraja Result parser and
-// Handler, which deliver to the hub) is small:
+// Handler, which deliver to the hub):
 //
 //   - the *Result delivered for a status query has OriginalConversationID
 //     set to the envelope's ConversationID, the one the acknowledgement
 //     returned (ThirdPartyConversationID to OriginatorConversationID; see
 //     docs/gateways.md X1, "Results");
 //   - ResultCode and ResultDesc are the envelope's, read as strings;
-//   - the result parameters TransactionStatus and ReceiptNo are readable
-//     by resultParameter below, which today reads Result.Extra under the
-//     parameter's Key. Should the parser keep parameters elsewhere (an
-//     ordered list, docs/gateways.md D20), resultParameter is the one
-//     function to change.
+//   - the result parameters TransactionStatus and ReceiptNo are in
+//     Result.Parameters, the ordered list of the envelope's
+//     ResultParameters (docs/gateways.md D20);
+//   - the client records the IDs of every acknowledgement on the hub, so
+//     that the Handler knows the status result for what it is (never a
+//     payment to verify) when it arrives, even before the acknowledgement.
 
 // resultParameter returns the value of a Daraja result parameter.
-func resultParameter(r *Result, key string) string { return strings.TrimSpace(r.Extra[key]) }
+func resultParameter(r *Result, key string) string { return r.param(key) }
 
 // darajaStatus maps the TransactionStatus parameter of a status result to
 // a state (docs/gateways.md D18): Initiated and (Pending) Authorized are
@@ -66,10 +67,8 @@ func (d *daraja) awaitStatus(ctx context.Context, ack *TransactionStatusResponse
 	if hub == nil {
 		return nil, false, nil
 	}
-	done, cancel := context.WithCancel(ctx)
-	cancel()
 	for _, key := range earlier {
-		if r, err := hub.Await(done, key); err == nil {
+		if r := hub.peek(key); r != nil {
 			res, err := d.statusFromResult(r, ack)
 			return res, true, err
 		}
@@ -102,6 +101,13 @@ func (d *daraja) awaitStatus(ctx context.Context, ack *TransactionStatusResponse
 func (d *daraja) statusFromResult(r *Result, ack *TransactionStatusResponse) (*TransactionStatusResponse, error) {
 	rr := *r
 	rr.Gateway, rr.API = GatewayDaraja, APITransactionStatus
+	if rr.Callback == CallbackQueueTimeout {
+		// The query itself timed out in M-Pesa's queue: ask again.
+		e := d.c.newError(APITransactionStatus, ack.ThirdPartyConversationID, nil, errors.New("the status query timed out in M-Pesa's queue; asking again"))
+		e.ConversationID = ack.ConversationID
+		e.retryable, e.retryReason = true, "the status query timed out in the queue"
+		return nil, e
+	}
 	if !rr.OK() {
 		return nil, rr.Err()
 	}

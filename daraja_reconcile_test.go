@@ -63,7 +63,7 @@ func TestDarajaReconcileWithoutHub(t *testing.T) {
 func statusResult(conv, code, status string) *Result {
 	return &Result{Gateway: GatewayDaraja, OriginalConversationID: conv, ThirdPartyConversationID: "10816-694520-2",
 		ResultCode: code, ResultDesc: "The service request has been accepted successfully.", TransactionID: "LGR0000000",
-		Extra: map[string]string{"TransactionStatus": status, "ReceiptNo": "LGR919G2AV", "Amount": "10"}}
+		Parameters: []ResultParameter{{"ReceiptNo", "LGR919G2AV"}, {"Amount", "10"}, {"TransactionStatus", status}}}
 }
 
 // statusAcks answers each status query with a ConversationID of its own

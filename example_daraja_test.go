@@ -295,7 +295,7 @@ func ExampleWithResults() {
 		Gateway:                mpesa.GatewayDaraja,
 		OriginalConversationID: "AG_20191219_00005797af5d7d75f652",
 		ResultCode:             "0",
-		Extra:                  map[string]string{"TransactionStatus": "Completed", "ReceiptNo": "LGR919G2AV"},
+		Parameters:             []mpesa.ResultParameter{{Key: "TransactionStatus", Value: "Completed"}, {Key: "ReceiptNo", Value: "LGR919G2AV"}},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -36,6 +36,9 @@ type gatewayInfo struct {
 
 // callbackCodec reads a gateway's callbacks and answers them.
 type callbackCodec struct {
+	// name tells codecs apart: gateways that share one (the iPG ones)
+	// share its name, so that a body is read once by it.
+	name string
 	// parse reads a callback body; an error matching errNotThisGateway
 	// says the body is not of the gateway's shape.
 	parse func(body []byte) (*Result, error)

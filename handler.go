@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -125,7 +124,14 @@ func (d Delivery) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, d.Strin
 //	{"output_OriginalConversationID":"…","output_ResponseCode":"0","output_ResponseDesc":"Successfully Accepted Result","output_ThirdPartyConversationID":"…"}
 //
 // echoing the result's IDs, with output_ResponseCode "INS-0" for a Query
-// Direct Debit result, whose page shows it so. It acknowledges only after
+// Direct Debit result, whose page shows it so; on Daraja
+// {"ResultCode":0,"ResultDesc":"Accepted"}, and a C2B confirmation's
+// {"ResultCode":0,"ResultDesc":"Success"} (docs/gateways.md D28). On
+// Daraja's URLs, mount a Handler at the STK CallBackURL, the ResultURL and
+// the C2B ConfirmationURL (it tells the STK callback, the Result envelope
+// and the C2B body apart by their shape), a Handler with
+// QueueTimeoutNotices at the QueueTimeOutURL, and a C2B validator
+// (NewC2BValidator) at the ValidationURL. It acknowledges only after
 // the ResultFunc returned nil. A ResultFunc error or panic, or a failing
 // store, is answered with 500 or 503 and a refusal in the same shape, so
 // that the gateway may deliver again; the answer never holds the error's
@@ -150,6 +156,19 @@ type Handler struct {
 	verifier    *Client
 	gateway     Gateway
 	gatewaySet  bool
+	// wait bounds the wait for an asynchronous status result
+	// (StatusResultWait).
+	wait    time.Duration
+	waitSet bool
+
+	// mode is what a Daraja handler receives: results, queue-timeout
+	// notices (QueueTimeoutNotices), or C2B validation requests
+	// (NewC2BValidator, which sets validate and the fallback).
+	mode          darajaMode
+	validate      C2BValidateFunc
+	fallback      C2BDecision
+	fallbackAfter time.Duration
+	fallbackSet   bool
 
 	ownerPrefix string
 	ownerSeq    atomic.Uint64
@@ -162,12 +181,45 @@ type HandlerOption func(*Handler) error
 // NewHandler returns the handler of the Response URL, which runs fn once per
 // result. Every invalid option is reported, each by name.
 func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
-	h := &Handler{fn: fn, maxBody: DefaultMaxCallbackBytes, readTimeout: DefaultCallbackReadTimeout,
-		now: time.Now, ownerPrefix: NewReference() + "-"}
+	h := newHandlerBase()
+	h.fn = fn
 	var errs []error
 	if fn == nil {
 		errs = append(errs, errors.New("mpesa: NewHandler: nil ResultFunc"))
 	}
+	errs = append(errs, h.apply(opts)...)
+	if h.fallbackSet {
+		errs = append(errs, optionError("C2BFallback", "only a C2B validator (NewC2BValidator) takes it"))
+	}
+	if h.mode == darajaQueueTimeout && h.gateway != GatewayDaraja {
+		errs = append(errs, fmt.Errorf("mpesa: QueueTimeoutNotices: a Daraja option, but HandlerGateway is %s", h.gateway))
+	}
+	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
+		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
+	}
+	if d, ok := h.verifierDialect().(*daraja); ok {
+		errs = append(errs, d.verifierProblems(h)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if d, ok := h.verifierDialect().(*daraja); ok && h.hub == nil {
+		h.hub = d.results // the status results must reach the hub verification awaits on
+	}
+	h.finish()
+	return h, nil
+}
+
+// newHandlerBase returns a handler with its defaults, before its options.
+func newHandlerBase() *Handler {
+	return &Handler{maxBody: DefaultMaxCallbackBytes, readTimeout: DefaultCallbackReadTimeout,
+		wait: DefaultStatusResultWait, fallback: AcceptC2B(""), fallbackAfter: DefaultC2BValidationDeadline,
+		now: time.Now, ownerPrefix: NewReference() + "-"}
+}
+
+// apply applies the options and returns what was wrong with them.
+func (h *Handler) apply(opts []HandlerOption) []error {
+	var errs []error
 	for _, o := range opts {
 		if o == nil {
 			errs = append(errs, errors.New("mpesa: nil HandlerOption"))
@@ -177,12 +229,11 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 			errs = append(errs, err)
 		}
 	}
-	if h.verifier != nil && h.gatewaySet && h.gateway != h.verifier.Gateway() {
-		errs = append(errs, fmt.Errorf("mpesa: HandlerGateway: %s, but the VerifyWithStatusQuery client speaks to %s", h.gateway, h.verifier.Gateway()))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	return errs
+}
+
+// finish fills in the defaults the options left.
+func (h *Handler) finish() {
 	if h.logger == nil {
 		h.logger = slog.New(warnings{})
 	}
@@ -192,7 +243,15 @@ func NewHandler(fn ResultFunc, opts ...HandlerOption) (*Handler, error) {
 	if h.verifier != nil && !h.gatewaySet {
 		h.gateway, h.gatewaySet = h.verifier.Gateway(), true
 	}
-	return h, nil
+}
+
+// verifierDialect returns the dialect of the VerifyWithStatusQuery client,
+// or nil.
+func (h *Handler) verifierDialect() dialect {
+	if h.verifier == nil {
+		return nil
+	}
+	return h.verifier.d
 }
 
 // warnings is the default log handler of a Handler: slog.Default(), as it is
@@ -224,6 +283,7 @@ const (
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	arrived := h.now()
 	src, srcOK := h.source(r)
 	if h.allow != nil && (!srcOK || !containsAddr(h.allow, src)) {
 		h.refuse(ctx, w, http.StatusForbidden, descForbidden, nil, src, "source address not allowed")
@@ -264,16 +324,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.onDelivery != nil {
 		d := &Delivery{Body: body, ContentType: ct, Source: src, ReceivedAt: h.now(), Result: res, Err: perr}
 		if err := h.onDelivery(ctx, d); err != nil {
+			if h.validate != nil {
+				h.log(ctx, slog.LevelError, "mpesa: OnDelivery failed; answered the fallback decision", res, src, http.StatusServiceUnavailable, err.Error())
+				h.answerValidation(w, http.StatusServiceUnavailable, h.fallback)
+				return
+			}
 			h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "OnDelivery failed", err)
 			return
 		}
 	}
 	if res == nil {
-		if errors.Is(perr, ErrMalformedResult) {
+		switch {
+		case errors.Is(perr, ErrMalformedResult) && h.validate != nil:
+			// A validator that cannot read the question cannot decide.
+			h.log(ctx, slog.LevelWarn, "mpesa: C2B validation request unreadable; answered the fallback decision", nil, src, http.StatusBadRequest, perr.Error())
+			h.answerValidation(w, http.StatusBadRequest, h.fallback)
+		case errors.Is(perr, ErrMalformedResult):
 			h.refuse(ctx, w, http.StatusBadRequest, descMalformed, nil, src, perr.Error())
-		} else {
+		default:
 			h.refuse(ctx, w, http.StatusUnsupportedMediaType, descMediaType, nil, src, "Content-Type "+strconv.Quote(ct))
 		}
+		return
+	}
+	if h.validate != nil {
+		h.decide(ctx, w, res, src, arrived)
 		return
 	}
 	h.process(ctx, w, res, src)
@@ -282,6 +356,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // parse reads a callback body with the parser of the handler's gateway, or
 // of whichever gateway's callback shape the body has.
 func (h *Handler) parse(body []byte) (*Result, error) {
+	if h.mode != darajaResults {
+		return parseDaraja(body, h.mode)
+	}
 	if h.gatewaySet {
 		res, err := gateways[h.gateway].callbacks.parse(body)
 		if res != nil {
@@ -291,6 +368,9 @@ func (h *Handler) parse(body []byte) (*Result, error) {
 	}
 	var first error
 	for g := range gateways {
+		if g > 0 && gateways[g].callbacks.name == gateways[g-1].callbacks.name {
+			continue // the same parser, which the body did not fit
+		}
 		res, err := gateways[g].callbacks.parse(body)
 		if err == nil {
 			return res, nil
@@ -305,132 +385,6 @@ func (h *Handler) parse(body []byte) (*Result, error) {
 // errNotThisGateway marks a body that is not of a gateway's callback shape;
 // a Handler without HandlerGateway then tries the next gateway.
 var errNotThisGateway = malformed("not a callback of this gateway")
-
-// process runs the result through the store, the verification and the
-// ResultFunc, and answers.
-func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Result, src netip.Addr) {
-	bg := context.WithoutCancel(ctx) // a release or completion must happen even as the request ends
-	key := res.dedupKey()
-	claimed := h.claim(ctx, w, key, res, src)
-	if claimed == "" {
-		return
-	}
-	held := [2]string{key} // keys to release unless the result was processed
-	completed := false
-	defer func() {
-		// Runs on every exit: a return, a panic, or runtime.Goexit in the
-		// ResultFunc (t.FailNow in a test), which recover cannot see.
-		if completed {
-			return
-		}
-		for _, k := range held {
-			if k == "" {
-				continue
-			}
-			if err := h.dedup.Release(bg, k, claimed); err != nil {
-				h.log(ctx, slog.LevelError, "mpesa: dedup store release failed", res, src, 0, err.Error())
-			}
-		}
-	}()
-
-	if h.verifier != nil && res.OK() && res.namesTransaction() {
-		switch v := h.verify(ctx, res); v.status {
-		case http.StatusOK:
-			res.Verified = true
-		case http.StatusUnprocessableEntity:
-			h.log(ctx, slog.LevelError, "mpesa: result contradicted by the transaction status; not processed", res, src, v.status, v.why)
-			h.answer(w, v.status, res, false, descUnverified)
-			return
-		default:
-			w.Header().Set("Retry-After", retryAfterSecs)
-			h.log(ctx, slog.LevelWarn, "mpesa: result not verified yet; asking for redelivery", res, src, v.status, v.why)
-			h.answer(w, v.status, res, false, descRetry)
-			return
-		}
-		// One transaction verifies one result: a body that carries a
-		// processed transaction under another conversation is a replay.
-		txKey := txKeyPrefix + res.Gateway.String() + "/" + strconv.Quote(res.TransactionID)
-		switch state, err := h.dedup.Claim(ctx, txKey, claimed); {
-		case err != nil:
-			h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "dedup store claim failed", err)
-			return
-		case state == ClaimDone:
-			// The transaction is processed; a redelivery after its result
-			// key was forgotten, or a replay: acknowledged, not run.
-			h.log(ctx, slog.LevelWarn, "mpesa: transaction already processed with another result; acknowledged, not processed again", res, src, http.StatusOK, "")
-			h.answer(w, http.StatusOK, res, true, ackDesc)
-			completed = true
-			_ = h.dedup.Complete(bg, key, claimed)
-			return
-		case state != ClaimAcquired:
-			w.Header().Set("Retry-After", retryAfterSecs)
-			h.answer(w, http.StatusServiceUnavailable, res, false, descRetry)
-			return
-		}
-		held[1] = txKey
-	}
-
-	if err := h.run(ctx, res); err != nil {
-		h.fail(ctx, w, http.StatusInternalServerError, res, src, "result function failed", err)
-		return
-	}
-	completed = true
-	for _, k := range held {
-		if k == "" {
-			continue
-		}
-		if err := h.dedup.Complete(bg, k, claimed); err != nil {
-			// The result was processed: acknowledge it. A redelivery could
-			// now run the function again; say so.
-			h.log(ctx, slog.LevelError, "mpesa: dedup store complete failed; a redelivery may be processed again", res, src, 0, err.Error())
-		}
-	}
-	if h.hub != nil {
-		if err := h.hub.Deliver(bg, res); err != nil {
-			h.log(ctx, slog.LevelError, "mpesa: results hub delivery failed; waiters on other replicas may miss this result", res, src, 0, err.Error())
-		}
-	}
-	h.log(ctx, slog.LevelInfo, "mpesa: result accepted", res, src, http.StatusOK, "")
-	h.answer(w, http.StatusOK, res, true, ackDesc)
-}
-
-// claim claims key and returns the owner that holds it, or "" after
-// answering a duplicate or a failure itself.
-func (h *Handler) claim(ctx context.Context, w http.ResponseWriter, key string, res *Result, src netip.Addr) string {
-	var buf [48]byte
-	owner := string(strconv.AppendUint(append(buf[:0], h.ownerPrefix...), h.ownerSeq.Add(1), 10))
-	state, err := h.dedup.Claim(ctx, key, owner)
-	switch {
-	case err != nil:
-		h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "dedup store claim failed", err)
-	case state == ClaimDone:
-		h.log(ctx, slog.LevelInfo, "mpesa: duplicate result acknowledged", res, src, http.StatusOK, "")
-		h.answer(w, http.StatusOK, res, true, ackDesc)
-	case state == ClaimInProgress:
-		w.Header().Set("Retry-After", retryAfterSecs)
-		h.log(ctx, slog.LevelInfo, "mpesa: duplicate result in progress elsewhere", res, src, http.StatusServiceUnavailable, "")
-		h.answer(w, http.StatusServiceUnavailable, res, false, descRetry)
-	case state == ClaimAcquired:
-		return owner
-	default:
-		h.fail(ctx, w, http.StatusServiceUnavailable, res, src, "dedup store claim failed", fmt.Errorf("unknown claim state %d", int(state)))
-	}
-	return ""
-}
-
-// run calls the ResultFunc, turning a panic into an error. A panic with
-// http.ErrAbortHandler is passed on, as net/http expects.
-func (h *Handler) run(ctx context.Context, res *Result) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			err = fmt.Errorf("mpesa: result function panicked: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return h.fn(ctx, res)
-}
 
 // readBody reads the whole body, at most maxBody bytes, within the read
 // timeout. With a declared length it reads into a buffer of exactly that
@@ -483,6 +437,11 @@ func isJSONMediaType(ct string) bool {
 // answer writes the acknowledgement (accepted) or a refusal in the
 // gateway's shape. The IDs are echoed when the result is known.
 func (h *Handler) answer(w http.ResponseWriter, status int, res *Result, accepted bool, desc string) {
+	if h.validate != nil {
+		// A C2B validator refuses in the shape M-Pesa reads as a rejection.
+		h.answerValidation(w, status, RejectC2B(C2BOtherError))
+		return
+	}
 	g := h.gateway
 	if res != nil {
 		g = res.Gateway

@@ -263,3 +263,48 @@ func CallbackReadTimeout(d time.Duration) HandlerOption {
 		return nil
 	}
 }
+
+// DefaultStatusResultWait is how long VerifyWithStatusQuery waits for a
+// status that comes by callback (Daraja's transaction status API) when
+// StatusResultWait is not given.
+const DefaultStatusResultWait = 15 * time.Second
+
+// StatusResultWait bounds how long the handler, verifying a result with
+// VerifyWithStatusQuery, waits for the status of a query whose answer comes
+// by callback (Daraja's transaction status, docs/gateways.md D18): past it,
+// the result is answered 503, and a later delivery of it looks for the
+// status that came meanwhile before it asks again. The wait holds the
+// gateway's request open, so keep it shorter than the time the gateway
+// waits for an answer. Default DefaultStatusResultWait; from 100 ms to 2
+// minutes.
+func StatusResultWait(d time.Duration) HandlerOption {
+	return func(h *Handler) error {
+		if d < 100*time.Millisecond || d > 2*time.Minute {
+			return optionError("StatusResultWait", "%v is outside 100ms..2m", d)
+		}
+		h.wait, h.waitSet = d, true
+		return nil
+	}
+}
+
+// QueueTimeoutNotices makes the handler the one of Daraja's
+// QueueTimeOutURL (WithQueueTimeoutURL; implies HandlerGateway
+// GatewayDaraja). Daraja documents no body for it, so every body is read as
+// a notice: a Result envelope, or a JSON object with ConversationID and
+// OriginatorConversationID at the top level; a body with neither ID is
+// refused as malformed (docs/gateways.md D21, D32). The Result has Callback
+// CallbackQueueTimeout, OK reports false and Err matches ErrOutcomeUnknown:
+// the request timed out in M-Pesa's queue and may or may not have been
+// processed, so reconcile it (Client.Reconcile) before doing anything else.
+// It is acknowledged like a result, deduplicated on its IDs, passed to the
+// ResultFunc and fed to the hub, where Await on the request's
+// ConversationID or OriginatorConversationID finds it.
+func QueueTimeoutNotices() HandlerOption {
+	return func(h *Handler) error {
+		h.mode = darajaQueueTimeout
+		if !h.gatewaySet {
+			h.gateway, h.gatewaySet = GatewayDaraja, true
+		}
+		return nil
+	}
+}

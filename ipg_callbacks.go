@@ -102,6 +102,7 @@ var errNotIPG = fmt.Errorf("%w: no input_OriginalConversationID", errNotThisGate
 
 // ipgCallbacks reads and answers the callbacks of both iPG gateways.
 var ipgCallbacks = callbackCodec{
+	name: "ipg",
 	parse: func(body []byte) (*Result, error) {
 		r := new(Result)
 		if err := r.parseIPG(body); err != nil {

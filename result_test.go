@@ -44,6 +44,9 @@ func TestEveryFixtureIsChecked(t *testing.T) {
 	t.Parallel()
 	var found []string
 	err := filepath.WalkDir(filepath.Join("testdata", "callbacks"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "daraja" {
+			return filepath.SkipDir // TestDarajaEveryFixtureIsChecked
+		}
 		if err == nil && !d.IsDir() {
 			rel, _ := filepath.Rel(filepath.Join("testdata", "callbacks"), p)
 			found = append(found, filepath.ToSlash(rel))
@@ -315,8 +318,10 @@ func TestResultPrintsNoPersonalData(t *testing.T) {
 
 // FuzzParseResult checks that no body makes the parser or the handler
 // panic, that the parser agrees with encoding/json, and that the handler
-// answers every body with an acknowledgement or a 400. The seed corpus (the
-// fixtures and testdata/fuzz/FuzzParseResult) runs in every go test.
+// answers every body with an acknowledgement or a 400: the iPG one for an
+// iPG body, Daraja's for a Daraja body (FuzzParseDarajaResult compares that
+// parser with encoding/json). The seed corpus (the fixtures of every
+// gateway and testdata/fuzz/FuzzParseResult) runs in every go test.
 func FuzzParseResult(f *testing.F) {
 	_ = filepath.WalkDir(filepath.Join("testdata", "callbacks"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -342,7 +347,11 @@ func FuzzParseResult(f *testing.F) {
 		isObject := valid && trimmed[0] == '{'
 		if !valid {
 			require.ErrorIs(t, err, ErrMalformedResult)
-			require.ErrorContains(t, err, "not valid JSON")
+			// The scan refuses a documented field named twice as it meets
+			// it, which may come before the syntax error.
+			if !strings.Contains(err.Error(), "appears twice") {
+				require.ErrorContains(t, err, "not valid JSON")
+			}
 		} else if !isObject {
 			require.ErrorContains(t, err, "not a JSON object")
 		} else if err != nil {
@@ -375,6 +384,19 @@ func FuzzParseResult(f *testing.F) {
 		}
 
 		rec := whPost(h, body)
+		dres, _ := ParseDarajaResult(body)
+		if res == nil && dres != nil {
+			// Not an iPG body, but a Daraja one: Daraja's acknowledgement.
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			want := `{"ResultCode":0,"ResultDesc":"Accepted"}`
+			if dres.Callback == CallbackC2BConfirmation {
+				want = `{"ResultCode":0,"ResultDesc":"Success"}`
+			}
+			require.JSONEq(t, want, rec.Body.String())
+			_ = fmt.Sprint(dres)
+			_ = dres.Err()
+			return
+		}
 		switch rec.Code {
 		case http.StatusOK:
 			require.NotNil(t, res)

@@ -52,6 +52,25 @@ type Results struct {
 	order   list.List // of *keptResult, oldest first
 	waiters map[string][]*resultWaiter
 	bus     ResultBus
+
+	// queries are the IDs of the Daraja status queries the clients of the
+	// hub sent (WithResults), oldest first: their results are status
+	// results, never payments to verify (docs/gateways.md D32).
+	queries    map[string]*statusMark
+	queryOrder list.List // of *statusMark
+	// inflight counts the status queries sent whose acknowledgement has
+	// not come yet; changed is closed (and replaced) when one comes.
+	inflight int
+	changed  chan struct{}
+}
+
+// statusMark is one status query a client of the hub sent; internal marks
+// one of a Handler's verification.
+type statusMark struct {
+	ids      [2]string
+	internal bool
+	expires  time.Time
+	elem     *list.Element
 }
 
 // A ResultBus carries results between the Results hubs of several replicas.
@@ -235,6 +254,117 @@ func (h *Results) removeWaiter(key string, w *resultWaiter) bool {
 		}
 	}
 	return false
+}
+
+// statusSent marks a status query sent; statusAcknowledged, to be called
+// once after it however it ends, records the IDs of its acknowledgement.
+// Between the two, a result that may be its status waits for them
+// (statusQueryWait): a callback may overtake the answer of the query.
+func (h *Results) statusSent() {
+	h.mu.Lock()
+	h.inflight++
+	h.mu.Unlock()
+}
+
+// statusAcknowledged records the IDs of a status query's acknowledgement,
+// so that its result is known for what it is when it arrives, for the
+// hub's ttl; at most twice the hub's size are kept.
+func (h *Results) statusAcknowledged(internal bool, conversationID, originatorID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.inflight--
+	if h.changed != nil {
+		close(h.changed)
+		h.changed = nil
+	}
+	if conversationID == "" && originatorID == "" {
+		return
+	}
+	if h.queries == nil {
+		h.queries = make(map[string]*statusMark)
+	}
+	h.expireQueries()
+	m := &statusMark{ids: [2]string{conversationID, originatorID}, internal: internal, expires: h.now().Add(h.ttl)}
+	m.elem = h.queryOrder.PushBack(m)
+	for _, id := range m.ids {
+		if id != "" {
+			h.queries[id] = m
+		}
+	}
+	for h.queryOrder.Len() > 2*h.size {
+		h.forgetQuery(h.queryOrder.Front().Value.(*statusMark))
+	}
+}
+
+// statusQuery reports whether any of ids is the ID of a status query a
+// client of the hub sent, and whether a Handler's verification sent it.
+// While status queries are awaiting their acknowledgement it waits for
+// them, at most maxWait (or until ctx ends), since the result may have
+// overtaken its query's answer.
+func (h *Results) statusQuery(ctx context.Context, maxWait time.Duration, ids ...string) (known, internal bool) {
+	var timeout <-chan time.Time
+	for {
+		h.mu.Lock()
+		h.expireQueries()
+		for _, id := range ids {
+			if m := h.queries[id]; id != "" && m != nil {
+				h.mu.Unlock()
+				return true, m.internal
+			}
+		}
+		if h.inflight <= 0 {
+			h.mu.Unlock()
+			return false, false
+		}
+		if h.changed == nil {
+			h.changed = make(chan struct{})
+		}
+		ch := h.changed
+		h.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false, false
+		case <-ctx.Done():
+			return false, false
+		}
+	}
+}
+
+func (h *Results) expireQueries() {
+	now := h.now()
+	for f := h.queryOrder.Front(); f != nil; f = h.queryOrder.Front() {
+		m := f.Value.(*statusMark)
+		if now.Before(m.expires) {
+			return
+		}
+		h.forgetQuery(m)
+	}
+}
+
+func (h *Results) forgetQuery(m *statusMark) {
+	h.queryOrder.Remove(m.elem)
+	for _, id := range m.ids {
+		if h.queries[id] == m {
+			delete(h.queries, id)
+		}
+	}
+}
+
+// peek returns the result kept under key in this process, or nil.
+func (h *Results) peek(key string) *Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expire()
+	if kr := h.kept[key]; kr != nil {
+		return kr.res
+	}
+	return nil
 }
 
 // Len returns how many results the hub keeps.

@@ -248,6 +248,25 @@ var (
 // accepts exactly the documents encoding/json accepts (leading and
 // trailing white space included) and stops at the first error fn returns.
 func Object(s string, fn func(key, value string) error) error {
+	return ObjectKinds(s, func(key, value string, _ Kind) error { return fn(key, value) })
+}
+
+// Kind is the JSON type of a value as written, told by its first byte: '"'
+// a string, '{' an object, '[' an array, 't' or 'f' a boolean, 'n' null,
+// '-' or a digit a number. Value returns a string's decoded content, which
+// may itself start with '{': only the kind tells them apart.
+type Kind byte
+
+// Kinds of values.
+const (
+	KindString Kind = '"'
+	KindObject Kind = '{'
+	KindArray  Kind = '['
+	KindNull   Kind = 'n'
+)
+
+// ObjectKinds is Object, passing fn the kind of each value too.
+func ObjectKinds(s string, fn func(key, value string, kind Kind) error) error {
 	i := SkipSpace(s, 0)
 	if i == len(s) || s[i] != '{' {
 		if i < len(s) {
@@ -271,6 +290,11 @@ func Object(s string, fn func(key, value string) error) error {
 // value Object or Value returned (a nested object). It returns ErrNotObject
 // when s is not an object.
 func Members(s string, fn func(key, value string) error) error {
+	return MembersKinds(s, func(key, value string, _ Kind) error { return fn(key, value) })
+}
+
+// MembersKinds is Members, passing fn the kind of each value too.
+func MembersKinds(s string, fn func(key, value string, kind Kind) error) error {
 	if s == "" || s[0] != '{' {
 		return ErrNotObject
 	}
@@ -281,6 +305,11 @@ func Members(s string, fn func(key, value string) error) error {
 // Elements calls fn with each element of the JSON array s, as Value
 // returns it. It returns ErrNotArray when s is not an array.
 func Elements(s string, fn func(value string) error) error {
+	return ElementsKinds(s, func(value string, _ Kind) error { return fn(value) })
+}
+
+// ElementsKinds is Elements, passing fn the kind of each element too.
+func ElementsKinds(s string, fn func(value string, kind Kind) error) error {
 	if s == "" || s[0] != '[' {
 		return ErrNotArray
 	}
@@ -293,7 +322,7 @@ func Elements(s string, fn func(value string) error) error {
 		if !ok {
 			return ErrSyntax
 		}
-		if err := fn(val); err != nil {
+		if err := fn(val, Kind(s[i])); err != nil {
 			return err
 		}
 		if i = SkipSpace(s, j); i == len(s) {
@@ -313,7 +342,7 @@ func Elements(s string, fn func(value string) error) error {
 // ErrNotArray reports a value that Elements cannot read.
 var ErrNotArray = errors.New("not a JSON array")
 
-func members(s string, i, depth int, fn func(key, value string) error) (int, error) {
+func members(s string, i, depth int, fn func(key, value string, kind Kind) error) (int, error) {
 	i = SkipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		return i + 1, nil
@@ -329,11 +358,12 @@ func members(s string, i, depth int, fn func(key, value string) error) (int, err
 		if i = SkipSpace(s, j); i == len(s) || s[i] != ':' {
 			return 0, ErrSyntax
 		}
-		val, j, ok := Value(s, SkipSpace(s, i+1), depth)
+		at := SkipSpace(s, i+1)
+		val, j, ok := Value(s, at, depth)
 		if !ok {
 			return 0, ErrSyntax
 		}
-		if err := fn(key, val); err != nil {
+		if err := fn(key, val, Kind(s[at])); err != nil {
 			return 0, err
 		}
 		if i = SkipSpace(s, j); i == len(s) {
