@@ -249,4 +249,3 @@ func runIPGSandbox(ctx context.Context, w io.Writer, gateway mpesa.Gateway, gete
 	}
 	return walkThrough(ctx, w, client, msisdn, currency, await)
 }
-
