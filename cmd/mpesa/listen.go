@@ -65,8 +65,12 @@ func runListen(ctx context.Context, e *env, args []string) int {
 
 Serves a Response URL on a local address. Each result callback is parsed and
 acknowledged with the body its gateway expects (mpesa.Handler: IDs echoed,
-output_ResponseCode "0", "INS-0" for a query direct debit result); a repeated
-delivery is acknowledged again. Configure the URL as the Response URL of the
+output_ResponseCode "0", "INS-0" for a query direct debit result; on Daraja
+{"ResultCode":0,...}); a repeated delivery is acknowledged again. On Daraja,
+a path with "timeout" in it is read as the QueueTimeOutURL (the queue-timeout
+notice) and one with "validat" in it as the C2B ValidationURL, where every
+payment is accepted; every other path takes STK callbacks, Result envelopes
+and C2B confirmations. Configure the URL as the Response URL of the
 application (on the portal, behind a tunnel you run) or of mpesa sim
 (--async URL, or PUT /_sim/async). It runs until SIGINT or SIGTERM.
 
@@ -126,14 +130,33 @@ Flags:
 		}
 		return nil
 	}))
-	h, err := mpesa.NewHandler(func(ctx context.Context, _ *mpesa.Result) error {
+	ran := func(ctx context.Context, _ *mpesa.Result) error {
 		if rec, _ := ctx.Value(deliveryKey{}).(*delivery); rec != nil {
 			rec.ran = true
 		}
 		return nil
-	}, opts...)
+	}
+	var h http.Handler
+	h, err := mpesa.NewHandler(ran, opts...)
 	if err != nil {
 		return usageError(e, "listen", strings.Split(err.Error(), "\n")...)
+	}
+	// Daraja posts its queue-timeout notices and C2B validations to URLs of
+	// their own, with bodies and answers of their own (docs/gateways.md
+	// D13, D21, D32).
+	var timeouts, validator http.Handler = h, h
+	if c.gateway == "" || mustGateway(c.gateway) == mpesa.GatewayDaraja {
+		dopts := append(opts[:len(opts):len(opts)], mpesa.HandlerGateway(mpesa.GatewayDaraja))
+		if timeouts, err = mpesa.NewHandler(ran, append(dopts, mpesa.QueueTimeoutNotices())...); err != nil {
+			return usageError(e, "listen", strings.Split(err.Error(), "\n")...)
+		}
+		validator, err = mpesa.NewC2BValidator(func(ctx context.Context, _ *mpesa.Result) (mpesa.C2BDecision, error) {
+			_ = ran(ctx, nil)
+			return mpesa.AcceptC2B(""), nil
+		}, dopts...)
+		if err != nil {
+			return usageError(e, "listen", strings.Split(err.Error(), "\n")...)
+		}
 	}
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -146,7 +169,14 @@ Flags:
 	mux.Handle(c.path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &delivery{}
 		rw := &recorder{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), deliveryKey{}, rec)))
+		serve := h
+		switch path := strings.ToLower(r.URL.Path); {
+		case strings.Contains(path, "timeout"):
+			serve = timeouts
+		case strings.Contains(path, "validat"):
+			serve = validator
+		}
+		serve.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), deliveryKey{}, rec)))
 		outMu.Lock()
 		defer outMu.Unlock()
 		printDelivery(e.stdout, c.json, r, rec, rw)
@@ -226,7 +256,11 @@ func forward(ctx context.Context, hc *http.Client, target string, d *mpesa.Deliv
 // gateway expects (docs/gateways.md O16, M9).
 func ackProblems(res *mpesa.Result, body []byte) []string {
 	var ack map[string]any
-	if err := json.Unmarshal(body, &ack); err != nil || ack == nil {
+	err := json.Unmarshal(body, &ack)
+	if res.Gateway == mpesa.GatewayDaraja {
+		return darajaAckProblems(res, ack, err == nil && ack != nil)
+	}
+	if err != nil || ack == nil {
 		return []string{"the answer is not a JSON object"}
 	}
 	want := map[string]string{
@@ -255,6 +289,54 @@ func ackProblems(res *mpesa.Result, body []byte) []string {
 	return out
 }
 
+// darajaAckProblems compares a service's answer with the acknowledgement
+// Daraja expects (docs/gateways.md D13, D28): any answer of an STK callback,
+// a Result or a queue-timeout notice, unless its ResultCode says otherwise;
+// {"ResultCode":0,...} with a number for a C2B confirmation; a string code,
+// "0" or C2B00011-C2B00016, with a ResultDesc for a validation.
+func darajaAckProblems(res *mpesa.Result, ack map[string]any, isObject bool) []string {
+	code, present := ack["ResultCode"]
+	switch res.Callback {
+	case mpesa.CallbackC2BConfirmation:
+		if !isObject {
+			return []string{"the answer is not a JSON object"}
+		}
+		if n, ok := code.(float64); !ok || n != 0 {
+			return []string{fmt.Sprintf("ResultCode is %s, want the number 0", jsonText(code))}
+		}
+	case mpesa.CallbackC2BValidation:
+		if !isObject {
+			return []string{"the answer is not a JSON object: the payment goes the way the registered ResponseType says"}
+		}
+		str, ok := code.(string)
+		if !ok || (str != "0" && !(strings.HasPrefix(str, "C2B0001") && len(str) == 8 && str[7] >= '1' && str[7] <= '6')) {
+			return []string{fmt.Sprintf(`ResultCode is %s, want the string "0" or C2B00011-C2B00016`, jsonText(code))}
+		}
+		if d, _ := ack["ResultDesc"].(string); strings.TrimSpace(d) == "" {
+			return []string{"ResultDesc is missing or empty"}
+		}
+	default:
+		if present && jsonText(code) != "0" && jsonText(code) != `"0"` {
+			return []string{fmt.Sprintf("ResultCode is %s: Daraja may deliver the result again", jsonText(code))}
+		}
+	}
+	return nil
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return "missing"
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// mustGateway returns the gateway named by a --gateway already checked.
+func mustGateway(name string) mpesa.Gateway {
+	d, _ := findGateway(name)
+	return d.gw
+}
+
 // deliveryLine is one delivery as --json prints it.
 type deliveryLine struct {
 	Time           time.Time         `json:"time"`
@@ -262,6 +344,7 @@ type deliveryLine struct {
 	Status         int               `json:"status"`
 	Gateway        string            `json:"gateway,omitempty"`
 	API            string            `json:"api,omitempty"`
+	Callback       string            `json:"callback,omitempty"` // Daraja's kinds: stk, result, queue-timeout, c2b-validation, c2b-confirmation
 	ResultCode     string            `json:"result_code,omitempty"`
 	ResultDesc     string            `json:"result_desc,omitempty"`
 	Meaning        string            `json:"meaning,omitempty"`
@@ -273,7 +356,7 @@ type deliveryLine struct {
 	Amount         string            `json:"amount,omitempty"`
 	Duplicate      bool              `json:"duplicate,omitempty"`
 	Error          string            `json:"error,omitempty"`
-	Ack            map[string]string `json:"ack,omitempty"`
+	Ack            map[string]any    `json:"ack,omitempty"`
 	Forward        *forwarded        `json:"forward,omitempty"`
 }
 
@@ -288,6 +371,9 @@ func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw 
 		if res.API != 0 {
 			l.API = res.API.String()
 		}
+		if res.Gateway == mpesa.GatewayDaraja {
+			l.Callback = res.Callback.String()
+		}
 		if info, ok := mpesa.LookupCode(res.Gateway, res.API, res.ResultCode); ok && !res.OK() {
 			l.Meaning = info.Description
 			if info.Kind != nil && !strings.EqualFold(strings.TrimPrefix(info.Kind.Error(), "mpesa: "), info.Description) {
@@ -299,6 +385,12 @@ func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw 
 			l.TransactionID = ""
 		}
 		l.MSISDN, l.Amount = extra(res, "msisdn"), extra(res, "amount")
+		if res.PhoneNumber != "" {
+			l.MSISDN = redact.MSISDN(res.PhoneNumber) // Daraja's STK callback
+		}
+		if res.Amount != "" {
+			l.Amount = res.Amount
+		}
 		l.Duplicate = !rec.ran && rw.status == http.StatusOK
 	}
 	if rec.parseErr != nil {
@@ -315,7 +407,9 @@ func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw 
 	fmt.Fprintf(&b, "%s  %d", l.Time.Format("15:04:05"), l.Status)
 	if rec.res != nil {
 		what := l.API
-		if what == "" {
+		if l.Callback != "" && l.Callback != "result" {
+			what = l.Callback // Daraja's STK, queue-timeout and C2B callbacks
+		} else if what == "" {
 			what = "result"
 		}
 		fmt.Fprintf(&b, "  %s %s  %s %s", l.Gateway, what, l.ResultCode, l.ResultDesc)
@@ -335,7 +429,9 @@ func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw 
 		fmt.Fprintf(&b, "  %s", l.Error)
 	}
 	if code, ok := l.Ack["output_ResponseCode"]; ok {
-		fmt.Fprintf(&b, "  ack %s", code)
+		fmt.Fprintf(&b, "  ack %v", code)
+	} else if code, ok := l.Ack["ResultCode"]; ok {
+		fmt.Fprintf(&b, "  ack %v", code)
 	}
 	if f := l.Forward; f != nil {
 		fmt.Fprintf(&b, "\n          -> %s: ", f.URL)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mpesa-go/mpesa"
 	"github.com/mpesa-go/mpesa/mpesatest"
 )
 
@@ -546,4 +547,70 @@ func listenLocal(t *testing.T) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	return ln
+}
+
+// mpesa listen on Daraja: the simulator's STK callback, and C2B and
+// queue-timeout bodies posted to the URLs Daraja sends them to, each
+// acknowledged as Daraja expects and printed with what it is.
+func TestListenOnDaraja(t *testing.T) {
+	var out safeBuffer
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- runListen(ctx, &env{stdout: &out, stderr: io.Discard, getenv: func(string) string { return "" }, ready: func(a string) { ready <- a }},
+			[]string{"--addr", "127.0.0.1:0", "--json"})
+	}()
+	addr := <-ready
+	t.Cleanup(func() { cancel(); <-done })
+	lines := func(n int) []map[string]any {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") >= n }, 20*time.Second, 10*time.Millisecond)
+		var got []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+			got = append(got, m)
+		}
+		return got
+	}
+
+	s := runTestSim(t, "--async", "http://"+addr+"/daraja/results", "--http", "--mozambique-ports=false")
+	r := mpesaCmd(t, nil, "pay", "c2b", "--amount", "10", "--gateway", "daraja", "--env-file", s.envFile)
+	require.Equal(t, exitPending, r.code, r.all())
+	stk := lines(1)[0]
+	assert.Equal(t, "daraja", stk["gateway"])
+	assert.Equal(t, "stk", stk["callback"], "%v", stk)
+	assert.Equal(t, "0", stk["result_code"])
+	assert.Equal(t, float64(0), stk["ack"].(map[string]any)["ResultCode"])
+	assert.Equal(t, "254******149", stk["msisdn"])
+	assert.NotContains(t, out.String(), mpesatest.DarajaMSISDNSuccess)
+
+	post := func(path, fixture string) int {
+		body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "callbacks", "daraja", fixture))
+		require.NoError(t, err)
+		resp, err := http.Post("http://"+addr+path, "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, post("/daraja/validation", "c2b_v2_validation.json"))
+	assert.Equal(t, http.StatusOK, post("/daraja/confirmation", "c2b_v2_confirmation.json"))
+	assert.Equal(t, http.StatusOK, post("/daraja/timeout", "queue_timeout_flat.json"))
+	got := lines(4)
+	assert.Equal(t, "c2b-validation", got[1]["callback"])
+	assert.Equal(t, "0", got[1]["ack"].(map[string]any)["ResultCode"], "a validation is answered with a string code")
+	assert.Equal(t, "c2b-confirmation", got[2]["callback"])
+	assert.Equal(t, float64(0), got[2]["ack"].(map[string]any)["ResultCode"])
+	assert.Equal(t, "queue-timeout", got[3]["callback"], "%v", got[3])
+	assert.False(t, got[3]["ok"].(bool), "a queue timeout is an unknown outcome")
+
+	// A confirmation forwarded to a service that answers a string code
+	// is reported: Daraja wants the number 0.
+	assert.Equal(t, []string{`ResultCode is "0", want the number 0`},
+		ackProblems(&mpesa.Result{Gateway: mpesa.GatewayDaraja, Callback: mpesa.CallbackC2BConfirmation}, []byte(`{"ResultCode":"0","ResultDesc":"ok"}`)))
+	assert.Empty(t, ackProblems(&mpesa.Result{Gateway: mpesa.GatewayDaraja, Callback: mpesa.CallbackC2BValidation}, []byte(`{"ResultCode":"C2B00012","ResultDesc":"Rejected"}`)))
+	assert.NotEmpty(t, ackProblems(&mpesa.Result{Gateway: mpesa.GatewayDaraja, Callback: mpesa.CallbackC2BValidation}, []byte(`{"ResultCode":0,"ResultDesc":"Accepted"}`)))
+	assert.Empty(t, ackProblems(&mpesa.Result{Gateway: mpesa.GatewayDaraja, Callback: mpesa.CallbackSTK}, []byte(`thanks`)), "any answer acknowledges an STK callback")
+	assert.NotEmpty(t, ackProblems(&mpesa.Result{Gateway: mpesa.GatewayDaraja, Callback: mpesa.CallbackResult}, []byte(`{"ResultCode":1}`)))
 }
