@@ -339,25 +339,25 @@ func mustGateway(name string) mpesa.Gateway {
 
 // deliveryLine is one delivery as --json prints it.
 type deliveryLine struct {
-	Time           time.Time         `json:"time"`
-	Path           string            `json:"path"`
-	Status         int               `json:"status"`
-	Gateway        string            `json:"gateway,omitempty"`
-	API            string            `json:"api,omitempty"`
-	Callback       string            `json:"callback,omitempty"` // Daraja's kinds: stk, result, queue-timeout, c2b-validation, c2b-confirmation
-	ResultCode     string            `json:"result_code,omitempty"`
-	ResultDesc     string            `json:"result_desc,omitempty"`
-	Meaning        string            `json:"meaning,omitempty"`
-	OK             bool              `json:"ok"`
-	ConversationID string            `json:"conversation_id,omitempty"`
-	TransactionID  string            `json:"transaction_id,omitempty"`
-	Reference      string            `json:"reference,omitempty"`
-	MSISDN         string            `json:"msisdn,omitempty"`
-	Amount         string            `json:"amount,omitempty"`
-	Duplicate      bool              `json:"duplicate,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	Ack            map[string]any    `json:"ack,omitempty"`
-	Forward        *forwarded        `json:"forward,omitempty"`
+	Time           time.Time      `json:"time"`
+	Path           string         `json:"path"`
+	Status         int            `json:"status"`
+	Gateway        string         `json:"gateway,omitempty"`
+	API            string         `json:"api,omitempty"`
+	Callback       string         `json:"callback,omitempty"` // Daraja's kinds: stk, result, queue-timeout, c2b-validation, c2b-confirmation
+	ResultCode     string         `json:"result_code,omitempty"`
+	ResultDesc     string         `json:"result_desc,omitempty"`
+	Meaning        string         `json:"meaning,omitempty"`
+	OK             bool           `json:"ok"`
+	ConversationID string         `json:"conversation_id,omitempty"`
+	TransactionID  string         `json:"transaction_id,omitempty"`
+	Reference      string         `json:"reference,omitempty"`
+	MSISDN         string         `json:"msisdn,omitempty"`
+	Amount         string         `json:"amount,omitempty"`
+	Duplicate      bool           `json:"duplicate,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	Ack            map[string]any `json:"ack,omitempty"`
+	Forward        *forwarded     `json:"forward,omitempty"`
 }
 
 func printDelivery(w io.Writer, asJSON bool, r *http.Request, rec *delivery, rw *recorder) {
