@@ -269,47 +269,13 @@ func (s *Server) djPlay(w http.ResponseWriter, rq *djRequest, sc Scenario) {
 	if a.after != nil {
 		a.after() // the gateway did the work; only the answer is lost
 	}
-	status := sc.Status
-	if status == 0 {
-		status = http.StatusOK
-		if sc.Fault == FaultOutputError {
-			status = http.StatusUnauthorized
-		}
-	}
-	switch sc.Fault {
-	case FaultOutputError:
-		s.writeError(w, rq.call, status, "Invalid API Key")
-	case FaultHang:
-		select {
-		case <-rq.r.Context().Done():
-		case <-s.ctx.Done():
-		}
-		panic(http.ErrAbortHandler)
-	case FaultReset:
-		resetConnection(w)
-	case FaultHTML:
-		s.writeFirewallPage(w, rq.call, status)
-	case FaultEmptyBody:
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(status)
-		s.note(rq.call, func(c *Call) { c.Status = status })
-	case FaultTruncatedBody:
+	s.writeFault(w, rq.r, rq.call, sc, func() []byte {
 		body := a.body
 		if body == nil {
 			body = s.djPlausible(rq)
 		}
-		data := mustJSON(body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-		w.WriteHeader(status)
-		_, _ = w.Write(data[:len(data)/2])
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		s.note(rq.call, func(c *Call) { c.Status = status })
-		panic(http.ErrAbortHandler)
-	}
+		return mustJSON(body)
+	})
 }
 
 // djScenarioError is a scenario's error envelope, with the message the

@@ -179,6 +179,22 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 	if a.after != nil {
 		a.after()
 	}
+	s.writeFault(w, rq.r, rq.call, sc, func() []byte {
+		body := a.body
+		if body == nil {
+			body = s.plausibleAnswer(rq)
+		}
+		data, err := json.Marshal(body)
+		if err != nil {
+			panic("mpesatest: " + err.Error()) // a map of strings always marshals
+		}
+		return data
+	})
+}
+
+// writeFault answers a call with the fault of sc, on any gateway. body
+// returns the JSON answer a truncated body is cut from.
+func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, call *Call, sc Scenario, body func() []byte) {
 	status := sc.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -188,10 +204,10 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 	}
 	switch sc.Fault {
 	case FaultOutputError:
-		s.writeError(w, rq.call, status, "Invalid API Key")
+		s.writeError(w, call, status, "Invalid API Key")
 	case FaultHang:
 		select {
-		case <-rq.r.Context().Done():
+		case <-r.Context().Done():
 		case <-s.ctx.Done():
 		}
 		// Leave without an answer: net/http drops the connection.
@@ -199,21 +215,14 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 	case FaultReset:
 		resetConnection(w)
 	case FaultHTML:
-		s.writeFirewallPage(w, rq.call, status)
+		s.writeFirewallPage(w, call, status)
 	case FaultEmptyBody:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(status)
-		s.note(rq.call, func(c *Call) { c.Status = status })
+		s.note(call, func(c *Call) { c.Status = status })
 	case FaultTruncatedBody:
-		body := a.body
-		if body == nil {
-			body = s.plausibleAnswer(rq)
-		}
-		data, err := json.Marshal(body)
-		if err != nil {
-			panic("mpesatest: " + err.Error()) // a map of strings always marshals
-		}
+		data := body()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(status)
@@ -221,7 +230,7 @@ func (s *Server) play(w http.ResponseWriter, rq *request, sc Scenario) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		s.note(rq.call, func(c *Call) { c.Status = status })
+		s.note(call, func(c *Call) { c.Status = status })
 		// Abort: the connection closes short of Content-Length.
 		panic(http.ErrAbortHandler)
 	}
