@@ -165,6 +165,7 @@ type storedResult struct {
 	MsisdnToken              string            `json:"msisdn_token,omitempty"`
 	MandateID                string            `json:"mandate_id,omitempty"`
 	CustomerFirstName        string            `json:"customer_first_name,omitempty"`
+	CustomerMiddleName       string            `json:"customer_middle_name,omitempty"`
 	CustomerLastName         string            `json:"customer_last_name,omitempty"`
 	OriginalTransactionID    string            `json:"original_transaction_id,omitempty"`
 	Reversed                 bool              `json:"reversed,omitempty"`
@@ -178,6 +179,52 @@ type storedResult struct {
 	SufficientBalance        *bool             `json:"sufficient_balance,omitempty"`
 	Extra                    map[string]string `json:"extra,omitempty"`
 	Verified                 bool              `json:"verified,omitempty"`
+
+	// Daraja's fields.
+	Callback                 string            `json:"callback,omitempty"`
+	MerchantRequestID        string            `json:"merchant_request_id,omitempty"`
+	CheckoutRequestID        string            `json:"checkout_request_id,omitempty"`
+	OriginatorConversationID string            `json:"originator_conversation_id,omitempty"`
+	ResultType               string            `json:"result_type,omitempty"`
+	Amount                   string            `json:"amount,omitempty"`
+	PhoneNumber              string            `json:"phone_number,omitempty"`
+	MSISDN                   string            `json:"msisdn,omitempty"`
+	TransactionDate          string            `json:"transaction_date,omitempty"`
+	TransactionType          string            `json:"transaction_type,omitempty"`
+	ServiceProviderCode      string            `json:"service_provider_code,omitempty"`
+	InvoiceNumber            string            `json:"invoice_number,omitempty"`
+	OrgAccountBalance        string            `json:"org_account_balance,omitempty"`
+	Parameters               []storedParameter `json:"parameters,omitempty"`
+	ReferenceData            []storedParameter `json:"reference_data,omitempty"`
+}
+
+// storedParameter is one of a Daraja result's ResultParameters, kept in
+// order and with its key as sent.
+type storedParameter struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+func storeParameters(ps mpesa.ResultParameters) []storedParameter {
+	if ps == nil {
+		return nil
+	}
+	out := make([]storedParameter, len(ps))
+	for i, p := range ps {
+		out[i] = storedParameter{p.Key, p.Value}
+	}
+	return out
+}
+
+func loadParameters(ps []storedParameter) mpesa.ResultParameters {
+	if ps == nil {
+		return nil
+	}
+	out := make(mpesa.ResultParameters, len(ps))
+	for i, p := range ps {
+		out[i] = mpesa.ResultParameter{Key: p.Key, Value: p.Value}
+	}
+	return out
 }
 
 func encodeResult(ids []string, r *mpesa.Result) (string, error) {
@@ -192,6 +239,7 @@ func encodeResult(ids []string, r *mpesa.Result) (string, error) {
 		MsisdnToken:              r.MsisdnToken,
 		MandateID:                r.MandateID,
 		CustomerFirstName:        r.CustomerFirstName,
+		CustomerMiddleName:       r.CustomerMiddleName,
 		CustomerLastName:         r.CustomerLastName,
 		OriginalTransactionID:    r.OriginalTransactionID,
 		Reversed:                 r.Reversed,
@@ -205,9 +253,26 @@ func encodeResult(ids []string, r *mpesa.Result) (string, error) {
 		SufficientBalance:        r.SufficientBalance,
 		Extra:                    r.Extra,
 		Verified:                 r.Verified,
+		MerchantRequestID:        r.MerchantRequestID,
+		CheckoutRequestID:        r.CheckoutRequestID,
+		OriginatorConversationID: r.OriginatorConversationID,
+		ResultType:               r.ResultType,
+		Amount:                   r.Amount,
+		PhoneNumber:              r.PhoneNumber,
+		MSISDN:                   r.MSISDN,
+		TransactionDate:          r.TransactionDate,
+		TransactionType:          r.TransactionType,
+		ServiceProviderCode:      r.ServiceProviderCode,
+		InvoiceNumber:            r.InvoiceNumber,
+		OrgAccountBalance:        r.OrgAccountBalance,
+		Parameters:               storeParameters(r.Parameters),
+		ReferenceData:            storeParameters(r.ReferenceData),
 	}}
 	if r.API != 0 {
 		m.Result.API = r.API.String()
+	}
+	if r.Callback != mpesa.CallbackResult {
+		m.Result.Callback = r.Callback.String()
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -235,6 +300,12 @@ func decodeResultMessage(payload string) ([]string, *mpesa.Result, error) {
 			return nil, nil, fmt.Errorf("unknown API %q", s.API)
 		}
 	}
+	var kind mpesa.CallbackKind
+	if s.Callback != "" {
+		if kind, ok = callbackByName(s.Callback); !ok {
+			return nil, nil, fmt.Errorf("unknown callback kind %q", s.Callback)
+		}
+	}
 	var sb *bool
 	if s.SufficientBalance != nil {
 		v := *s.SufficientBalance
@@ -243,6 +314,7 @@ func decodeResultMessage(payload string) ([]string, *mpesa.Result, error) {
 	return m.IDs, &mpesa.Result{
 		Gateway:                  g,
 		API:                      api,
+		Callback:                 kind,
 		OriginalConversationID:   s.OriginalConversationID,
 		TransactionID:            s.TransactionID,
 		ThirdPartyConversationID: s.ThirdPartyConversationID,
@@ -252,6 +324,7 @@ func decodeResultMessage(payload string) ([]string, *mpesa.Result, error) {
 		MsisdnToken:              s.MsisdnToken,
 		MandateID:                s.MandateID,
 		CustomerFirstName:        s.CustomerFirstName,
+		CustomerMiddleName:       s.CustomerMiddleName,
 		CustomerLastName:         s.CustomerLastName,
 		OriginalTransactionID:    s.OriginalTransactionID,
 		Reversed:                 s.Reversed,
@@ -265,6 +338,20 @@ func decodeResultMessage(payload string) ([]string, *mpesa.Result, error) {
 		SufficientBalance:        sb,
 		Extra:                    s.Extra,
 		Verified:                 s.Verified,
+		MerchantRequestID:        s.MerchantRequestID,
+		CheckoutRequestID:        s.CheckoutRequestID,
+		OriginatorConversationID: s.OriginatorConversationID,
+		ResultType:               s.ResultType,
+		Amount:                   s.Amount,
+		PhoneNumber:              s.PhoneNumber,
+		MSISDN:                   s.MSISDN,
+		TransactionDate:          s.TransactionDate,
+		TransactionType:          s.TransactionType,
+		ServiceProviderCode:      s.ServiceProviderCode,
+		InvoiceNumber:            s.InvoiceNumber,
+		OrgAccountBalance:        s.OrgAccountBalance,
+		Parameters:               loadParameters(s.Parameters),
+		ReferenceData:            loadParameters(s.ReferenceData),
 	}, nil
 }
 
@@ -272,8 +359,9 @@ func decodeResultMessage(payload string) ([]string, *mpesa.Result, error) {
 // a value this build does not name travels as its String form
 // ("gateway(7)"), which is read back too.
 var (
-	gatewayNames = map[string]mpesa.Gateway{}
-	apiNames     = map[string]mpesa.API{}
+	gatewayNames  = map[string]mpesa.Gateway{}
+	apiNames      = map[string]mpesa.API{}
+	callbackNames = map[string]mpesa.CallbackKind{}
 )
 
 func init() {
@@ -285,6 +373,11 @@ func init() {
 	for a := mpesa.API(1); a < 256; a++ {
 		if n := a.String(); !strings.HasPrefix(n, "api(") {
 			apiNames[n] = a
+		}
+	}
+	for k := mpesa.CallbackKind(0); k < 64; k++ {
+		if n := k.String(); !strings.HasPrefix(n, "callback(") {
+			callbackNames[n] = k
 		}
 	}
 }
@@ -303,6 +396,14 @@ func apiByName(n string) (mpesa.API, bool) {
 	}
 	i, ok := numbered(n, "api(")
 	return mpesa.API(i), ok
+}
+
+func callbackByName(n string) (mpesa.CallbackKind, bool) {
+	if k, ok := callbackNames[n]; ok {
+		return k, true
+	}
+	i, ok := numbered(n, "callback(")
+	return mpesa.CallbackKind(i), ok
 }
 
 // numbered reads "prefixN)".

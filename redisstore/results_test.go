@@ -32,6 +32,10 @@ func fullResult(t *testing.T) *mpesa.Result {
 			f.Set(reflect.ValueOf(mpesa.GatewayMozambique))
 		case sf.Type == reflect.TypeOf(mpesa.API(0)):
 			f.Set(reflect.ValueOf(mpesa.APIDirectDebitQuery))
+		case sf.Type == reflect.TypeOf(mpesa.CallbackKind(0)):
+			f.Set(reflect.ValueOf(mpesa.CallbackSTK))
+		case sf.Type == reflect.TypeOf(mpesa.ResultParameters(nil)):
+			f.Set(reflect.ValueOf(mpesa.ResultParameters{{Key: sf.Name + "-key", Value: "1"}, {Key: "TransactionDate", Value: "20261202101010"}}))
 		case f.Kind() == reflect.String:
 			f.SetString(sf.Name + "-value")
 		case f.Kind() == reflect.Bool:
@@ -59,15 +63,16 @@ func TestResultMessageKeepsEveryField(t *testing.T) {
 	assert.True(t, reflect.DeepEqual(res, got), "every exported field travels:\nsent %#v\ngot  %#v", *res, *got)
 
 	// Gateways and APIs this build does not name travel as numbers.
-	odd := &mpesa.Result{Gateway: mpesa.Gateway(41), API: mpesa.API(200), OriginalConversationID: "c"}
+	odd := &mpesa.Result{Gateway: mpesa.Gateway(41), API: mpesa.API(200), Callback: mpesa.CallbackKind(33), OriginalConversationID: "c"}
 	payload, err = encodeResult(odd.IDs(), odd)
 	require.NoError(t, err)
 	_, got, err = decodeResultMessage(payload)
 	require.NoError(t, err)
 	assert.Equal(t, odd.Gateway, got.Gateway)
 	assert.Equal(t, odd.API, got.API)
+	assert.Equal(t, odd.Callback, got.Callback)
 
-	for _, bad := range []string{`nope`, `{"v":2}`, `{"v":1,"result":{"gateway":"pigeon"}}`, `{"v":1,"result":{"gateway":"openapi-v2","api":"fax"}}`} {
+	for _, bad := range []string{`nope`, `{"v":2}`, `{"v":1,"result":{"gateway":"pigeon"}}`, `{"v":1,"result":{"gateway":"openapi-v2","api":"fax"}}`, `{"v":1,"result":{"gateway":"daraja","callback":"telegram"}}`} {
 		_, _, err := decodeResultMessage(bad)
 		assert.Error(t, err, bad)
 	}
