@@ -53,17 +53,25 @@ var devtoolsLine = regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 // updates) and a fresh profile, and connects to its page.
 func startBrowser(t *testing.T, path string) *browser {
 	t.Helper()
-	profile := t.TempDir()
+	// The profile is ours to remove, not t.TempDir's: Chromium's helper
+	// processes may still be writing to it for a moment after the browser
+	// is killed, which would fail the test for a file of Chromium's.
+	profile, err := os.MkdirTemp("", "mpesa-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(path,
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-extensions", "--disable-default-apps", "--mute-audio",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1280,1000", "about:blank")
+	inOwnGroup(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(profile)
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	b := &browser{cmd: cmd}
@@ -71,8 +79,18 @@ func startBrowser(t *testing.T, path string) *browser {
 		if b.page != nil {
 			b.page.close()
 		}
-		_ = cmd.Process.Kill()
+		killGroup(cmd)
 		_ = cmd.Wait()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Logf("leaving Chromium's profile behind: %v", err)
+				return
+			}
+		}
 	})
 	found := make(chan string, 1)
 	go func() {
