@@ -118,7 +118,7 @@ func isGatewayAnswer(err error) bool {
 // TestReplicasShareOneToken is TestReplicasShareOneSession for Daraja's
 // OAuth token, where sharing matters more: each new token invalidates the
 // previous one, so replicas refreshing on their own would log each other
-// out. 4 replicas × 250 callers fetch one token between them; when the
+// out. 8 replicas × 1,000 callers fetch one token between them; when the
 // simulator ends it, every replica's next calls are refused at once, and
 // the replicas still fetch one replacement between them.
 func TestReplicasShareOneToken(t *testing.T) {
@@ -127,7 +127,7 @@ func TestReplicasShareOneToken(t *testing.T) {
 	p := testPrefix(t, rdb)
 	srv := mpesatest.NewServer(mpesatest.WithLogger(discardLogger()))
 	defer srv.Close()
-	const replicas, callers = 4, 250
+	const replicas, callers = 8, 1000
 
 	var clients []*mpesa.Client
 	for i := 0; i < replicas; i++ {
