@@ -71,11 +71,68 @@ func (s *Server) b2cPay(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
-	originator := p["OriginatorConversationID"]
-	initiator := s.initiatorOK(p["InitiatorName"], p["SecurityCredential"]) // RSA, outside the lock
+	return s.resultCall(rq, "InitiatorName", p["OriginatorConversationID"], func(originator, conv string, ack jobj, initiator bool) djAnswer {
+		s.dj.origins[originator] = true
+		pay := s.newPaymentLocked(mpesa.APIB2C, originator, conv, p["PartyA"], amount)
+		pay.msisdn = p["PartyB"]
+		pay.t.msisdn = pay.msisdn
+		_, utility := s.balancesLocked(p["PartyA"])
+		code := "0"
+		switch {
+		case rq.force != "":
+			code = rq.force
+		case !initiator:
+			code = "2001"
+		case amount < 10:
+			code = "2"
+		case amount > 250_000:
+			code = "3"
+		case amount > utility:
+			code = "1"
+		}
+		r := &djResult{api: mpesa.APIB2C, originator: originator, conv: conv, code: code,
+			desc: resultDesc(mpesa.APIB2C, code, resultDescs), numeric: true,
+			refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
+		settle := func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			r.txID = s.settlePaymentLocked(pay, code)
+		}
+		return s.sendResult(rq, ack, settle, func() *djResult {
+			if code == "0" {
+				working, utility := s.balancesLocked(pay.shortcode)
+				c := s.customerLocked(pay.msisdn)
+				r.params = []jobj{
+					kv("TransactionAmount", jnum(strconv.FormatInt(amount, 10))),
+					kv("TransactionReceipt", pay.receipt),
+					kv("B2CRecipientIsRegisteredCustomer", "Y"),
+					kv("B2CChargesPaidAccountAvailableFunds", jnum("-4510.00")),
+					kv("ReceiverPartyPublicName", pay.msisdn+" - "+c.FirstName+" "+c.LastName),
+					kv("TransactionCompletedDateTime", s.completedAt()),
+					kv("B2CUtilityAccountAvailableFunds", shillings(utility)),
+					kv("B2CWorkingAccountAvailableFunds", shillings(working)),
+				}
+			}
+			return r
+		})
+	})
+}
+
+// resultCall serves what every request answered through the Result
+// callback shares once its fields passed: the initiator's credential is
+// checked outside the lock (RSA), then, under s.mu, the request gets its
+// IDs (a B2C request names its own OriginatorConversationID, which is
+// refused as a duplicate when it was seen before), its acknowledgement,
+// and a queue timeout's answer when the scenario says so. serve does the
+// rest, under s.mu.
+func (s *Server) resultCall(rq *djRequest, initiatorField, originator string, serve func(originator, conv string, ack jobj, initiator bool) djAnswer) djAnswer {
+	p := rq.params
+	initiator := s.initiatorOK(p[initiatorField], p["SecurityCredential"])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dj.origins[originator] {
+	if originator == "" {
+		originator = s.djRequestID()
+	} else if s.dj.origins[originator] {
 		return s.djError("500.002.1001", msgDuplicate)
 	}
 	conv := s.djConversationID()
@@ -83,49 +140,7 @@ func (s *Server) b2cPay(rq *djRequest) djAnswer {
 	if rq.queueTimeout && !rq.processed {
 		return s.sendResult(rq, ack, nil, nil)
 	}
-	s.dj.origins[originator] = true
-	pay := s.newPaymentLocked(mpesa.APIB2C, originator, conv, p["PartyA"], amount)
-	pay.msisdn = p["PartyB"]
-	pay.t.msisdn = pay.msisdn
-	_, utility := s.balancesLocked(p["PartyA"])
-	code := "0"
-	switch {
-	case rq.force != "":
-		code = rq.force
-	case !initiator:
-		code = "2001"
-	case amount < 10:
-		code = "2"
-	case amount > 250_000:
-		code = "3"
-	case amount > utility:
-		code = "1"
-	}
-	r := &djResult{api: mpesa.APIB2C, originator: originator, conv: conv, code: code,
-		desc: resultDesc(mpesa.APIB2C, code, resultDescs), numeric: true,
-		refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
-	settle := func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		r.txID = s.settlePaymentLocked(pay, code)
-	}
-	return s.sendResult(rq, ack, settle, func() *djResult {
-		if code == "0" {
-			working, utility := s.balancesLocked(pay.shortcode)
-			c := s.customerLocked(pay.msisdn)
-			r.params = []jobj{
-				kv("TransactionAmount", jnum(strconv.FormatInt(amount, 10))),
-				kv("TransactionReceipt", pay.receipt),
-				kv("B2CRecipientIsRegisteredCustomer", "Y"),
-				kv("B2CChargesPaidAccountAvailableFunds", jnum("-4510.00")),
-				kv("ReceiverPartyPublicName", pay.msisdn+" - "+c.FirstName+" "+c.LastName),
-				kv("TransactionCompletedDateTime", s.completedAt()),
-				kv("B2CUtilityAccountAvailableFunds", shillings(utility)),
-				kv("B2CWorkingAccountAvailableFunds", shillings(working)),
-			}
-		}
-		return r
-	})
+	return serve(originator, conv, ack, initiator)
 }
 
 // b2bPay serves business pay bill, buy goods and the B2C top-up
@@ -150,52 +165,46 @@ func (s *Server) b2bPay(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
-	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	originator, conv := s.djRequestID(), s.djConversationID()
-	ack := s.djAck(originator, conv)
-	if rq.queueTimeout && !rq.processed {
-		return s.sendResult(rq, ack, nil, nil)
-	}
-	pay := s.newPaymentLocked(mpesa.APIB2B, originator, conv, p["PartyA"], amount)
-	pay.party = p["PartyB"]
-	pay.t.parties = append(pay.t.parties, pay.party)
-	working, _ := s.balancesLocked(p["PartyA"])
-	code := "0"
-	switch {
-	case rq.force != "":
-		code = rq.force
-	case !initiator:
-		code = "2001"
-	case amount > working:
-		code = "1"
-	}
-	r := &djResult{api: mpesa.APIB2B, originator: originator, conv: conv, code: code,
-		desc: resultDesc(mpesa.APIB2B, code, resultDescs), refArray: true,
-		refs: []jobj{kv("BillReferenceNumber", p["AccountReference"]), kv("QueueTimeoutURL", internalQueueURL)}}
-	settle := func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		r.txID = s.settlePaymentLocked(pay, code)
-	}
-	return s.sendResult(rq, ack, settle, func() *djResult {
-		if code == "0" {
-			working, _ := s.balancesLocked(pay.shortcode)
-			bal := "{Amount={CurrencyCode=KES, MinimumAmount=" + strconv.FormatInt(working*100, 10) +
-				", BasicAmount=" + string(shillings(working)) + "}}"
-			r.params = []jobj{
-				kv("DebitAccountBalance", bal),
-				kv("Amount", shillings(amount)),
-				kv("DebitPartyAffectedAccountBalance", "Working Account|KES|"+string(shillings(working))+"|"+string(shillings(working))+"|0.00|0.00"),
-				kv("TransCompletedTime", s.eatStamp()),
-				kv("DebitPartyCharges", ""),
-				kv("ReceiverPartyPublicName", pay.party+" - Test Business"),
-				kv("Currency", "KES"),
-				kv("InitiatorAccountCurrentBalance", bal),
-			}
+	return s.resultCall(rq, "Initiator", "", func(originator, conv string, ack jobj, initiator bool) djAnswer {
+		pay := s.newPaymentLocked(mpesa.APIB2B, originator, conv, p["PartyA"], amount)
+		pay.party = p["PartyB"]
+		pay.t.parties = append(pay.t.parties, pay.party)
+		working, _ := s.balancesLocked(p["PartyA"])
+		code := "0"
+		switch {
+		case rq.force != "":
+			code = rq.force
+		case !initiator:
+			code = "2001"
+		case amount > working:
+			code = "1"
 		}
-		return r
+		r := &djResult{api: mpesa.APIB2B, originator: originator, conv: conv, code: code,
+			desc: resultDesc(mpesa.APIB2B, code, resultDescs), refArray: true,
+			refs: []jobj{kv("BillReferenceNumber", p["AccountReference"]), kv("QueueTimeoutURL", internalQueueURL)}}
+		settle := func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			r.txID = s.settlePaymentLocked(pay, code)
+		}
+		return s.sendResult(rq, ack, settle, func() *djResult {
+			if code == "0" {
+				working, _ := s.balancesLocked(pay.shortcode)
+				bal := "{Amount={CurrencyCode=KES, MinimumAmount=" + strconv.FormatInt(working*100, 10) +
+					", BasicAmount=" + string(shillings(working)) + "}}"
+				r.params = []jobj{
+					kv("DebitAccountBalance", bal),
+					kv("Amount", shillings(amount)),
+					kv("DebitPartyAffectedAccountBalance", "Working Account|KES|"+string(shillings(working))+"|"+string(shillings(working))+"|0.00|0.00"),
+					kv("TransCompletedTime", s.eatStamp()),
+					kv("DebitPartyCharges", ""),
+					kv("ReceiverPartyPublicName", pay.party+" - Test Business"),
+					kv("Currency", "KES"),
+					kv("InitiatorAccountCurrentBalance", bal),
+				}
+			}
+			return r
+		})
 	})
 }
 
@@ -220,70 +229,64 @@ func (s *Server) djReverse(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
-	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	originator, conv := s.djRequestID(), s.djConversationID()
-	ack := s.djAck(originator, conv)
-	if rq.queueTimeout && !rq.processed {
-		return s.sendResult(rq, ack, nil, nil)
-	}
-	orig := s.dj.receipts[p["TransactionID"]]
-	code := "0"
-	switch {
-	case rq.force != "":
-		code = rq.force
-	case !initiator:
-		code = "2001"
-	case orig == nil || orig.t.status != mpesa.StatusCompleted || orig.kind == mpesa.APIReversal:
-		code = "R000002"
-	case orig.kind == mpesa.APIB2C:
-		code = "2028"
-	case orig.shortcode != p["ReceiverParty"]:
-		code = "R000002"
-	case orig.reversed:
-		code = "R000001"
-	case amount > orig.amount:
-		code = "25"
-	}
-	r := &djResult{api: mpesa.APIReversal, originator: originator, conv: conv, code: code,
-		desc: resultDesc(mpesa.APIReversal, code, resultDescs), numeric: true,
-		refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
-	if code == "R000002" {
-		r.txID = "SKE0000000"
-	}
-	pay := s.newPaymentLocked(mpesa.APIReversal, originator, conv, p["ReceiverParty"], amount)
-	if code == "0" {
-		// Reserved at once, so that a second reversal sent while this one
-		// is pending is refused too.
-		orig.reversed = true
-		orig.t.reversed, orig.t.reversedAmount = true, ratOf(amount)
-		pay.t.original = orig.t
-		pay.msisdn = orig.msisdn
-	}
-	settle := func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		id := s.settlePaymentLocked(pay, code)
-		if r.txID == "" {
-			r.txID = id
+	return s.resultCall(rq, "Initiator", "", func(originator, conv string, ack jobj, initiator bool) djAnswer {
+		orig := s.dj.receipts[p["TransactionID"]]
+		code := "0"
+		switch {
+		case rq.force != "":
+			code = rq.force
+		case !initiator:
+			code = "2001"
+		case orig == nil || orig.t.status != mpesa.StatusCompleted || orig.kind == mpesa.APIReversal:
+			code = "R000002"
+		case orig.kind == mpesa.APIB2C:
+			code = "2028"
+		case orig.shortcode != p["ReceiverParty"]:
+			code = "R000002"
+		case orig.reversed:
+			code = "R000001"
+		case amount > orig.amount:
+			code = "25"
 		}
-	}
-	return s.sendResult(rq, ack, settle, func() *djResult {
+		r := &djResult{api: mpesa.APIReversal, originator: originator, conv: conv, code: code,
+			desc: resultDesc(mpesa.APIReversal, code, resultDescs), numeric: true,
+			refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
+		if code == "R000002" {
+			r.txID = "SKE0000000"
+		}
+		pay := s.newPaymentLocked(mpesa.APIReversal, originator, conv, p["ReceiverParty"], amount)
 		if code == "0" {
-			working, _ := s.balancesLocked(pay.shortcode)
-			c := s.customerLocked(orig.msisdn)
-			r.params = []jobj{
-				kv("DebitAccountBalance", "Working Account|KES|"+string(shillings(working))+"|"+string(shillings(working))+"|0.00|0.00"),
-				kv("Amount", shillings(amount)),
-				kv("TransCompletedTime", s.eatStamp()),
-				kv("OriginalTransactionID", orig.receipt),
-				kv("Charge", jnum("0.00")),
-				kv("CreditPartyPublicName", orig.msisdn+" - "+c.FirstName+" "+c.LastName),
-				kv("DebitPartyPublicName", pay.shortcode+" - Test Business"),
+			// Reserved at once, so that a second reversal sent while this one
+			// is pending is refused too.
+			orig.reversed = true
+			orig.t.reversed, orig.t.reversedAmount = true, ratOf(amount)
+			pay.t.original = orig.t
+			pay.msisdn = orig.msisdn
+		}
+		settle := func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			id := s.settlePaymentLocked(pay, code)
+			if r.txID == "" {
+				r.txID = id
 			}
 		}
-		return r
+		return s.sendResult(rq, ack, settle, func() *djResult {
+			if code == "0" {
+				working, _ := s.balancesLocked(pay.shortcode)
+				c := s.customerLocked(orig.msisdn)
+				r.params = []jobj{
+					kv("DebitAccountBalance", "Working Account|KES|"+string(shillings(working))+"|"+string(shillings(working))+"|0.00|0.00"),
+					kv("Amount", shillings(amount)),
+					kv("TransCompletedTime", s.eatStamp()),
+					kv("OriginalTransactionID", orig.receipt),
+					kv("Charge", jnum("0.00")),
+					kv("CreditPartyPublicName", orig.msisdn+" - "+c.FirstName+" "+c.LastName),
+					kv("DebitPartyPublicName", pay.shortcode+" - Test Business"),
+				}
+			}
+			return r
+		})
 	})
 }
 
@@ -309,61 +312,55 @@ func (s *Server) djStatus(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
-	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	originator, conv := s.djRequestID(), s.djConversationID()
-	ack := s.djAck(originator, conv)
-	if rq.queueTimeout && !rq.processed {
-		return s.sendResult(rq, ack, nil, nil)
-	}
-	found := s.dj.receipts[q]
-	if found == nil {
-		found = s.dj.results[q]
-	}
-	code := "0"
-	switch {
-	case rq.force != "":
-		code = rq.force
-	case !initiator:
-		code = "2001"
-	case found == nil || found.shortcode != p["PartyA"]:
-		code = "SFC_IC0003"
-	}
-	r := &djResult{api: mpesa.APITransactionStatus, originator: originator, conv: conv, code: code,
-		desc: resultDesc(mpesa.APITransactionStatus, code, resultDescs), numeric: true, txID: failedID(),
-		refs: []jobj{kv("Occasion", nilIfEmpty(p["Occasion"]))}}
-	return s.sendResult(rq, ack, nil, func() *djResult {
-		if code != "0" {
+	return s.resultCall(rq, "Initiator", "", func(originator, conv string, ack jobj, initiator bool) djAnswer {
+		found := s.dj.receipts[q]
+		if found == nil {
+			found = s.dj.results[q]
+		}
+		code := "0"
+		switch {
+		case rq.force != "":
+			code = rq.force
+		case !initiator:
+			code = "2001"
+		case found == nil || found.shortcode != p["PartyA"]:
+			code = "SFC_IC0003"
+		}
+		r := &djResult{api: mpesa.APITransactionStatus, originator: originator, conv: conv, code: code,
+			desc: resultDesc(mpesa.APITransactionStatus, code, resultDescs), numeric: true, txID: failedID(),
+			refs: []jobj{kv("Occasion", nilIfEmpty(p["Occasion"]))}}
+		return s.sendResult(rq, ack, nil, func() *djResult {
+			if code != "0" {
+				return r
+			}
+			r.txID = found.receipt
+			if r.txID == "" {
+				r.txID = failedID()
+			}
+			debit, credit := found.shortcode+" - Test Business", found.msisdn
+			if found.party != "" {
+				credit = found.party + " - Test Business"
+			}
+			if found.credit {
+				debit, credit = credit, debit
+			}
+			r.params = []jobj{
+				kv("DebitPartyName", debit),
+				kv("CreditPartyName", credit),
+				kv("OriginatorConversationID", found.t.ref),
+				kv("InitiatedTime", jnum(found.at.In(eat).Format(timestampLayout))),
+				kv("DebitAccountType", accountType(found.kind)),
+				kv("DebitPartyCharges", ""),
+				kv("TransactionReason", nil),
+				kv("ReasonType", reasonType(found.kind)),
+				kv("TransactionStatus", statusWord(found.t.status)),
+				kv("FinalisedTime", jnum(found.at.In(eat).Format(timestampLayout))),
+				kv("Amount", shillings(found.amount)),
+				kv("ConversationID", found.t.conv),
+				kv("ReceiptNo", found.receipt),
+			}
 			return r
-		}
-		r.txID = found.receipt
-		if r.txID == "" {
-			r.txID = failedID()
-		}
-		debit, credit := found.shortcode+" - Test Business", found.msisdn
-		if found.party != "" {
-			credit = found.party + " - Test Business"
-		}
-		if found.credit {
-			debit, credit = credit, debit
-		}
-		r.params = []jobj{
-			kv("DebitPartyName", debit),
-			kv("CreditPartyName", credit),
-			kv("OriginatorConversationID", found.t.ref),
-			kv("InitiatedTime", jnum(found.at.In(eat).Format(timestampLayout))),
-			kv("DebitAccountType", accountType(found.kind)),
-			kv("DebitPartyCharges", ""),
-			kv("TransactionReason", nil),
-			kv("ReasonType", reasonType(found.kind)),
-			kv("TransactionStatus", statusWord(found.t.status)),
-			kv("FinalisedTime", jnum(found.at.In(eat).Format(timestampLayout))),
-			kv("Amount", shillings(found.amount)),
-			kv("ConversationID", found.t.conv),
-			kv("ReceiptNo", found.receipt),
-		}
-		return r
+		})
 	})
 }
 
@@ -425,37 +422,31 @@ func (s *Server) djBalance(rq *djRequest) djAnswer {
 	}, s.urlChecks(p)...)...); bad {
 		return a
 	}
-	initiator := s.initiatorOK(p["Initiator"], p["SecurityCredential"]) // RSA, outside the lock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	originator, conv := s.djRequestID(), s.djConversationID()
-	ack := s.djAck(originator, conv)
-	if rq.queueTimeout && !rq.processed {
-		return s.sendResult(rq, ack, nil, nil)
-	}
-	code := "0"
-	switch {
-	case rq.force != "":
-		code = rq.force
-	case !initiator:
-		code = "2001"
-	}
-	r := &djResult{api: mpesa.APIAccountBalance, originator: originator, conv: conv, code: code,
-		desc: resultDesc(mpesa.APIAccountBalance, code, resultDescs), txID: failedID(),
-		refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
-	return s.sendResult(rq, ack, nil, func() *djResult {
-		if code == "0" {
-			working, utility := s.balancesLocked(p["PartyA"])
-			acct := func(name string, n int64) string {
-				v := string(shillings(n))
-				return name + "|KES|" + v + "|" + v + "|0.00|0.00"
-			}
-			r.params = []jobj{
-				kv("AccountBalance", acct("Working Account", working)+"&"+acct("Float Account", 0)+"&"+
-					acct("Utility Account", utility)+"&"+acct("Charges Paid Account", 0)+"&"+acct("Organization Settlement Account", 0)),
-				kv("BOCompletedTime", s.eatStamp()),
-			}
+	return s.resultCall(rq, "Initiator", "", func(originator, conv string, ack jobj, initiator bool) djAnswer {
+		code := "0"
+		switch {
+		case rq.force != "":
+			code = rq.force
+		case !initiator:
+			code = "2001"
 		}
-		return r
+		r := &djResult{api: mpesa.APIAccountBalance, originator: originator, conv: conv, code: code,
+			desc: resultDesc(mpesa.APIAccountBalance, code, resultDescs), txID: failedID(),
+			refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
+		return s.sendResult(rq, ack, nil, func() *djResult {
+			if code == "0" {
+				working, utility := s.balancesLocked(p["PartyA"])
+				acct := func(name string, n int64) string {
+					v := string(shillings(n))
+					return name + "|KES|" + v + "|" + v + "|0.00|0.00"
+				}
+				r.params = []jobj{
+					kv("AccountBalance", acct("Working Account", working)+"&"+acct("Float Account", 0)+"&"+
+						acct("Utility Account", utility)+"&"+acct("Charges Paid Account", 0)+"&"+acct("Organization Settlement Account", 0)),
+					kv("BOCompletedTime", s.eatStamp()),
+				}
+			}
+			return r
+		})
 	})
 }
