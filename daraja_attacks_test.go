@@ -1,9 +1,12 @@
 package mpesa
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -145,4 +148,80 @@ func TestDarajaPlaceholderReceiptIsNeverVerified(t *testing.T) {
 	require.Len(t, m.results(), 1)
 	assert.False(t, m.results()[0].Verified)
 	assert.Empty(t, m.verified())
+}
+
+// TestDarajaReplayWithABlankAfterTheReceiptIsNotVerifiedTwice: a genuine
+// result replayed with another ResultType (a new dedup key) and a blank
+// after its TransactionID still names the transaction it verified.
+func TestDarajaReplayWithABlankAfterTheReceiptIsNotVerifiedTwice(t *testing.T) {
+	t.Parallel()
+	l := newDarajaLedger()
+	l.add(darajaTx{receipt: "SG632NMUAB", originator: "O-PAID", conversation: "AG_PAID", amount: "10", status: "Completed",
+		debit: ourParty, credit: customer})
+	m := newDarajaMerchant(t, l)
+	genuine := envelopeBody("O-PAID", "AG_PAID", "SG632NMUAB", "10", 0, "")
+	require.Equal(t, http.StatusOK, m.post(genuine))
+	require.Len(t, m.verified(), 1)
+	replay := strings.Replace(genuine, `"ResultType":0`, `"ResultType":1`, 1)
+	replay = strings.Replace(replay, `"TransactionID":"SG632NMUAB"`, `"TransactionID":"SG632NMUAB "`, 1)
+	require.NotEqual(t, genuine, replay)
+	assert.Equal(t, http.StatusOK, m.post(replay), "acknowledged")
+	assert.Len(t, m.verified(), 1, "one transaction verifies one result")
+}
+
+// TestDarajaForgedSuccessWithoutAReceiptCannotSwallowTheGenuineOne: a
+// forged success naming no transaction, sent first under the request's
+// OriginatorConversationID, reaches the application unverified; the
+// genuine result that follows is still verified and processed, and the hub
+// gives the verified one, whatever comes after it.
+func TestDarajaForgedSuccessWithoutAReceiptCannotSwallowTheGenuineOne(t *testing.T) {
+	t.Parallel()
+	l := newDarajaLedger()
+	l.add(darajaTx{receipt: "SG632NMUAB", originator: "O-PAID", conversation: "AG_PAID", amount: "10", status: "Completed",
+		debit: ourParty, credit: customer})
+	m := newDarajaMerchant(t, l)
+	forged := envelopeBody("O-PAID", "AG_X", "LGR0000000", "10", 0, "")
+	require.Equal(t, http.StatusOK, m.post(forged))
+	require.Len(t, m.results(), 1)
+	require.False(t, m.results()[0].Verified)
+
+	require.Equal(t, http.StatusOK, m.post(envelopeBody("O-PAID", "AG_PAID", "SG632NMUAB", "10", 0, "")))
+	assert.Len(t, m.verified(), 1, "the genuine result is processed")
+	require.Equal(t, http.StatusOK, m.post(strings.Replace(forged, `"ResultType":0`, `"ResultType":1`, 1)))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := m.hub.Await(ctx, "O-PAID")
+	require.NoError(t, err)
+	assert.True(t, res.Verified, "the hub keeps the verified success: %v", res)
+}
+
+// TestC2BValidatorAnswersInTimeDespiteASlowOnDelivery: OnDelivery is
+// bounded by the validation deadline too, or M-Pesa's ~8 s pass and it
+// applies the registered ResponseType instead of the merchant's fallback.
+func TestC2BValidatorAnswersInTimeDespiteASlowOnDelivery(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	h, err := NewC2BValidator(func(context.Context, *Result) (C2BDecision, error) { return AcceptC2B(""), nil },
+		C2BFallback(RejectC2B(C2BOtherError), 100*time.Millisecond),
+		OnDelivery(func(ctx context.Context, _ *Delivery) error {
+			select {
+			case <-release:
+			case <-time.After(time.Minute):
+			}
+			return nil
+		}),
+		HandlerLogger(discardLogger()))
+	require.NoError(t, err)
+	done := make(chan string, 1)
+	go func() {
+		rec := whPost(h, []byte(c2bBody("RKL51ZDR4F", "5", "INV-1")))
+		done <- rec.Body.String()
+	}()
+	select {
+	case body := <-done:
+		assert.Contains(t, body, `"C2B00016"`, "the fallback decision")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the validator waited for OnDelivery past its deadline")
+	}
 }

@@ -217,6 +217,35 @@ type decided struct {
 // or the fallback when it fails or is late. The function runs in a
 // goroutine of its own, with a context that ends at the deadline, so that a
 // slow one cannot hold the answer; a late decision is dropped.
+// beforeDeadline bounds a C2B validator's OnDelivery by the validation's
+// deadline: M-Pesa waits about 8 s for the answer, and a slow archive must
+// not make it apply the registered ResponseType instead of the merchant's
+// fallback. An OnDelivery still running at the deadline carries on with
+// its context ended, and the answer is the fallback.
+func (h *Handler) beforeDeadline(arrived time.Time, fn func(context.Context, *Delivery) error) func(context.Context, *Delivery) error {
+	return func(ctx context.Context, d *Delivery) error {
+		dctx, cancel := context.WithDeadline(ctx, arrived.Add(h.fallbackAfter))
+		defer cancel()
+		ch := make(chan error, 1) // buffered: a late OnDelivery does not block
+		go func() {
+			err := errors.New("mpesa: OnDelivery panicked")
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("mpesa: OnDelivery panicked: %v", p)
+				}
+				ch <- err
+			}()
+			err = fn(dctx, d)
+		}()
+		select {
+		case err := <-ch:
+			return err
+		case <-dctx.Done():
+			return errors.New("mpesa: OnDelivery did not return before the C2B validation deadline")
+		}
+	}
+}
+
 func (h *Handler) decide(ctx context.Context, w http.ResponseWriter, payment *Result, src netip.Addr, arrived time.Time) {
 	dctx, cancel := context.WithDeadline(ctx, arrived.Add(h.fallbackAfter))
 	defer cancel()

@@ -323,7 +323,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.onDelivery != nil {
 		d := &Delivery{Body: body, ContentType: ct, Source: src, ReceivedAt: h.now(), Result: res, Err: perr}
-		if err := h.onDelivery(ctx, d); err != nil {
+		run := h.onDelivery
+		if h.validate != nil {
+			run = h.beforeDeadline(arrived, h.onDelivery)
+		}
+		if err := run(ctx, d); err != nil {
 			if h.validate != nil {
 				h.log(ctx, slog.LevelError, "mpesa: OnDelivery failed; answered the fallback decision", res, src, http.StatusServiceUnavailable, err.Error())
 				h.answerValidation(w, http.StatusServiceUnavailable, h.fallback)

@@ -27,6 +27,13 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 		res.API = APITransactionStatus
 	}
 	key := res.dedupKey()
+	if h.verifier != nil && !status && res.OK() && !res.namesTransaction() {
+		// A success that names no transaction reaches the application
+		// unverified. It must not use up the key of the verifiable result
+		// of the same conversation: a forged one sent first would have the
+		// genuine one acknowledged as its redelivery and never run.
+		key += "/unverified"
+	}
 	claimed := h.claim(ctx, w, key, res, src)
 	if claimed == "" {
 		return

@@ -311,16 +311,20 @@ func (r *Result) dedupKey() string {
 // CheckoutRequestID, so that key is consumed, and its receipt with it, so
 // that the same receipt cannot be verified again under another shape (a
 // forged C2B confirmation carrying it).
+//
+// The receipt is taken without surrounding blanks, as verification compares
+// it: "SG632NMUAB " is the transaction SG632NMUAB, not another one.
 func (r *Result) txKeys() []string {
 	g := r.Gateway.String()
+	tx := txKeyPrefix + g + "/" + strconv.Quote(strings.TrimSpace(r.TransactionID))
 	if r.Gateway == GatewayDaraja && r.Callback == CallbackSTK {
 		keys := []string{txKeyPrefix + g + "/stk/" + strconv.Quote(r.CheckoutRequestID)}
 		if isReceiptID(r.TransactionID) {
-			keys = append(keys, txKeyPrefix+g+"/"+strconv.Quote(r.TransactionID))
+			keys = append(keys, tx)
 		}
 		return keys
 	}
-	return []string{txKeyPrefix + g + "/" + strconv.Quote(r.TransactionID)}
+	return []string{tx}
 }
 
 // String describes the result with phone numbers, names and free text

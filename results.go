@@ -128,7 +128,9 @@ func NewResults(size int, ttl time.Duration, opts ...ResultsOption) *Results {
 // Deliver hands res to the waiters on any of its IDs and keeps it for later
 // Await calls; with a ResultBus it also publishes res to the other
 // replicas, and returns the bus's error. A later result with the same ID
-// replaces an earlier one. A Handler with FeedResults calls it once per
+// replaces an earlier one, except that an unverified result never replaces
+// a verified success: a forged body must not hide the proof of payment
+// from a later Await. A Handler with FeedResults calls it once per
 // processed result.
 func (h *Results) Deliver(ctx context.Context, res *Result) error {
 	if res == nil {
@@ -146,6 +148,13 @@ func (h *Results) deliverLocal(res *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.expire()
+	if !res.Verified {
+		for _, k := range keys {
+			if old := h.kept[k]; old != nil && old.res.Verified && old.res.OK() {
+				return
+			}
+		}
+	}
 	for _, k := range keys {
 		for _, w := range h.waiters[k] {
 			select {
