@@ -98,21 +98,26 @@ func Text(s string) string {
 // one line.
 func Excerpt(body []byte, n int, secrets ...string) string {
 	// Take a little more than n so that a secret cut by the limit is
-	// still recognised and removed.
+	// still recognised and removed. Whitespace collapses first: padding
+	// that collapsed after the cut would pull the rest of a secret the cut
+	// had halved, and so not recognised, into view.
 	limit := n
 	for _, s := range secrets {
 		limit = max(limit, n+len(s))
 	}
-	if len(body) > limit {
-		body = body[:limit]
-	}
-	s := string(body)
+	s := collapseSpace(body, limit)
+	cut := len(s) == limit
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, Mask)
 		}
 	}
-	s = strings.Join(strings.Fields(s), " ")
+	if cut {
+		// The start of a secret the limit cut off is no secret to
+		// ReplaceAll, and the masks before it, shorter than what they
+		// replaced, may have moved it into view: drop it.
+		s = dropSecretStart(s, secrets)
+	}
 	s = Text(s)
 	if len(s) > n {
 		cut := n
@@ -122,6 +127,43 @@ func Excerpt(body []byte, n int, secrets ...string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// dropSecretStart removes from the end of s the longest start of any
+// secret it ends with.
+func dropSecretStart(s string, secrets []string) string {
+	for _, sec := range secrets {
+		for k := min(len(sec)-1, len(s)); k > 0; k-- {
+			if strings.HasSuffix(s, sec[:k]) {
+				s = s[:len(s)-k]
+				break
+			}
+		}
+	}
+	return s
+}
+
+// collapseSpace returns body with leading and trailing white space removed
+// and each run of it inside made one space, as strings.Fields and Join
+// would, stopping once the result holds limit bytes.
+func collapseSpace(body []byte, limit int) string {
+	var b strings.Builder
+	b.Grow(min(len(body), limit))
+	space := false
+	for i := 0; i < len(body) && b.Len() < limit; {
+		r, size := utf8.DecodeRune(body[i:])
+		if unicode.IsSpace(r) {
+			space = true
+		} else {
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.Write(body[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // Scrub replaces every secret in s with Mask.

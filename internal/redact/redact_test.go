@@ -54,6 +54,40 @@ func TestExcerpt(t *testing.T) {
 	}
 }
 
+// TestExcerptPaddingCannotRevealACutSecret: white space before a secret
+// cut by the limit collapses before the cut, not after it, so that no piece
+// of the secret is left unrecognised in view.
+func TestExcerptPaddingCannotRevealACutSecret(t *testing.T) {
+	const secret = "tOkEnSGWcJPtNtYNPGm6uSYR9yA0000"
+	for pad := 0; pad < 400; pad++ {
+		for _, space := range []string{" ", "\n", "\t \r"} {
+			body := []byte("<p>" + strings.Repeat(space, pad) + "Bearer " + secret + "</p>")
+			got := Excerpt(body, 60, secret, "Bearer "+secret)
+			for i := 0; i+6 <= len(secret); i++ {
+				if strings.Contains(got, secret[i:i+6]) {
+					t.Fatalf("pad %d of %q: a piece of the secret in %q", pad, space, got)
+				}
+			}
+		}
+	}
+}
+
+// TestExcerptMasksCannotMoveACutSecretIntoView: masks are shorter than the
+// secrets they replace, so text after them moves left; the start of a
+// secret the limit cut off must not move into the excerpt with it.
+func TestExcerptMasksCannotMoveACutSecretIntoView(t *testing.T) {
+	const secret = "tOkEnSGWcJPtNtYNPGm6uSYR9yA0000tOkEnSGWcJPtNtYNPGm6u"
+	for lead := 0; lead < 200; lead++ {
+		body := []byte(secret + " " + secret + " " + strings.Repeat("x", lead) + secret)
+		got := Excerpt(body, 60, secret)
+		for i := 0; i+6 <= len(secret); i++ {
+			if strings.Contains(got, secret[i:i+6]) {
+				t.Fatalf("lead %d: a piece of the secret in %q", lead, got)
+			}
+		}
+	}
+}
+
 func FuzzExcerpt(f *testing.F) {
 	f.Add([]byte("<html>255744553111</html>"), "secret")
 	f.Add([]byte("\xff\xfe\x00"), "")
