@@ -266,7 +266,7 @@ func (d *daraja) newAnswerError(rq *request, status int, code, desc string, entr
 	e.Code = code
 	// A message that quotes the request must not show its STK Password
 	// (the passkey, base64-encoded) or SecurityCredential either.
-	e.Description = redact.Text(redact.Scrub(redact.Values(desc, secretFields...), d.secrets()...))
+	e.Description = redact.Text(redact.Scrub(redact.Values(desc, secretFields...), d.c.secretsOf(rq)...))
 	if e.Description == "" && known {
 		e.Description = entry.info.Description
 	}

@@ -61,6 +61,11 @@ func (d *daraja) send(ctx context.Context, k *checker, p params, ref string, out
 	ps := p.sorted()
 	rq := &request{api: k.api, ref: ref, out: out, holdOnOverload: hold,
 		body: wire.AppendJSON(make([]byte, 0, wire.JSONLen(ps)), ps)}
+	for _, q := range ps {
+		if q.Key == "Password" {
+			rq.secret = q.Value
+		}
+	}
 	return d.c.send(ctx, rq)
 }
 

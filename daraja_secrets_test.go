@@ -54,6 +54,14 @@ func TestDarajaSecretsNeverLeak(t *testing.T) {
 	f.answers = []http.HandlerFunc{echo(502)}
 	_, err := c.C2B(ctx, C2BRequest{Amount: "1", CustomerMSISDN: msisdn, TransactionReference: "INV1"})
 	collect(err)
+	// A page that lists the request's fields without quoting them as JSON.
+	f.answers = []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(502)
+		_, _ = w.Write([]byte("<tr><td>Password</td><td>" + darajaRecord{body: b}.params(t)["Password"] + "</td></tr>"))
+	}}
+	_, err = c.C2B(ctx, C2BRequest{Amount: "1", CustomerMSISDN: msisdn, TransactionReference: "INV1"})
+	collect(err)
 	// The same for B2C, with its SecurityCredential.
 	_, err = c.B2C(ctx, B2CRequest{Amount: "10", CustomerMSISDN: msisdn, PaymentItemsDesc: "Salary"})
 	collect(err)
@@ -102,19 +110,19 @@ func TestDarajaSecretsNeverLeak(t *testing.T) {
 	}
 	outputs = append(outputs, logs.String())
 
-	var stkPassword string
+	var stkPasswords []string
 	for _, r := range f.requests() {
 		if p := r.params(t)["Password"]; p != "" {
-			stkPassword = p
+			stkPasswords = append(stkPasswords, p, p[:40])
 		}
 	}
-	require.NotEmpty(t, stkPassword)
+	require.NotEmpty(t, stkPasswords)
 	tokens := append(f.issued(), g.issued()...)
 	require.NotEmpty(t, tokens)
 	secrets := []string{testConsumerKey, testConsumerSecret, testPasskey, testInitiatorPassword, cred, cred[:40], cred[100:140],
-		base64.StdEncoding.EncodeToString([]byte(testConsumerKey + ":" + testConsumerSecret)), stkPassword, stkPassword[:40],
+		base64.StdEncoding.EncodeToString([]byte(testConsumerKey + ":" + testConsumerSecret)),
 		msisdn, testTokenPrefix}
-	secrets = append(secrets, tokens...)
+	secrets = append(append(secrets, tokens...), stkPasswords...)
 	for _, out := range outputs {
 		for _, s := range secrets {
 			assert.NotContains(t, out, s)

@@ -45,6 +45,20 @@ type request struct {
 	// gateway said it did not process it (a Daraja STK push: every resend
 	// is a new prompt on the customer's phone).
 	holdOnOverload bool
+	// secret is a value of this call that is a secret of its own (a
+	// Daraja STK Password: base64 of the shortcode, the passkey and the
+	// timestamp), masked wherever the answer might echo it.
+	secret string
+}
+
+// secretsOf returns the secrets to mask in an error of rq: the client's and
+// the call's own.
+func (c *Client) secretsOf(rq *request) []string {
+	s := c.secrets()
+	if rq != nil && rq.secret != "" {
+		s = append(s, rq.secret)
+	}
+	return s
 }
 
 // payment reports whether the call may move money or change something (a

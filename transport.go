@@ -234,7 +234,7 @@ func (c *Client) interpret(rq *request, resp *http.Response, data []byte, readEr
 		// the same reference.
 		e := c.newError(rq.api, rq.ref, ErrOverloaded, nil)
 		e.HTTPStatus = status
-		e.Excerpt = c.excerpt(data)
+		e.Excerpt = c.excerpt(rq, data)
 		e.retryAfter = retryAfter(resp.Header, time.Now())
 		if !rq.payment() {
 			e.retryable, e.retryReason = true, "the gateway is rate limiting (429)"
@@ -259,7 +259,7 @@ func (c *Client) interpret(rq *request, resp *http.Response, data []byte, readEr
 func (c *Client) unexpected(rq *request, status int, data []byte, cause error, readFailed bool) *Error {
 	e := c.newError(rq.api, rq.ref, ErrUnexpectedResponse, cause)
 	e.HTTPStatus = status
-	e.Excerpt = c.excerpt(data)
+	e.Excerpt = c.excerpt(rq, data)
 	// A success status or a proxy's 5xx: the gateway may have processed
 	// the request. A 3xx or 4xx page comes from something in front of the
 	// gateway that refused it, and sending it again will not help.
@@ -282,8 +282,8 @@ var secretFields = []string{"output_SessionID", "access_token", "Password", "Sec
 
 // excerpt returns the start of an answer for an error, with every secret
 // the client holds or the answer carries masked.
-func (c *Client) excerpt(data []byte) string {
-	return redact.Excerpt([]byte(redact.Values(string(data), secretFields...)), excerptBytes, c.secrets()...)
+func (c *Client) excerpt(rq *request, data []byte) string {
+	return redact.Excerpt([]byte(redact.Values(string(data), secretFields...)), excerptBytes, c.secretsOf(rq)...)
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date. It
