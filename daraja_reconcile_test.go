@@ -185,6 +185,13 @@ func TestDarajaReconcileContextEnds(t *testing.T) {
 	assert.GreaterOrEqual(t, len(f.requests()), 2, "asked again after each round without a result")
 }
 
+var (
+	errRefusedStream = errors.New("http2: Transport: cannot retry err [stream error: stream ID 3; REFUSED_STREAM; received from peer] " +
+		"after Request.Body was written; define Request.GetBody to avoid this error")
+	errGoAwayRefused = errors.New(`http2: server sent GOAWAY and closed the connection; LastStreamID=3, ErrCode=REFUSED_STREAM, ` +
+		`debug="http2: Transport: cannot retry err [stream error: stream ID 3; REFUSED_STREAM] after Request.Body was written; define Request.GetBody to avoid this error"`)
+)
+
 // TestDarajaTransportResends: a request that never left is sent again,
 // even an STK push; one that was written and not answered is an unknown
 // outcome, never resent.
@@ -202,6 +209,15 @@ func TestDarajaTransportResends(t *testing.T) {
 		{"reset after writing, stk push", io.ErrUnexpectedEOF, APIC2B, 1, true},
 		{"reset after writing, b2c", io.ErrUnexpectedEOF, APIB2C, 1, true},
 		{"reset after writing, stk query", io.ErrUnexpectedEOF, APISTKQuery, 2, false},
+		// Only net/http's own report of an RST_STREAM REFUSED_STREAM
+		// proves the stream was not processed; text the server chose that
+		// names REFUSED_STREAM (an HTTP/1.1 status line, a GOAWAY that
+		// names the stream as processed, its debug data) proves nothing.
+		{"refused stream, b2c", errRefusedStream, APIB2C, 2, false},
+		{"status line naming REFUSED_STREAM, b2c", errors.New(`net/http: malformed HTTP status code "REFUSED_STREAM"`), APIB2C, 1, true},
+		{"status line naming REFUSED_STREAM, stk push", errors.New(`net/http: malformed HTTP status code "REFUSED_STREAM"`), APIC2B, 1, true},
+		{"GOAWAY with REFUSED_STREAM, b2c", errGoAwayRefused, APIB2C, 1, true},
+		{"GOAWAY with REFUSED_STREAM, stk push", errGoAwayRefused, APIC2B, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

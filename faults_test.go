@@ -329,6 +329,17 @@ var faultCases = []faultCase{
 		query:   faultWant{min: 2, max: 10, not: []error{ErrOutcomeUnknown}},
 	},
 	{
+		// 5c. GOAWAY with REFUSED_STREAM naming this stream the last it
+		// processes: the stream may have been processed, whatever the
+		// code says, and the debug text (the server's) imitates a
+		// refused stream's error.
+		name: "goaway_refused_naming_the_stream", h2only: true,
+		cfg: always(faultAction{kind: faultGoAwayLast, code: http2.ErrCodeRefusedStream,
+			debug: []byte("stream error: stream ID 1; REFUSED_STREAM")}),
+		payment: faultWant{min: 1, max: 1, is: []error{ErrOutcomeUnknown}},
+		query:   faultWant{min: 2, max: 10},
+	},
+	{
 		// 6. GOAWAY(LastStreamID 0, NO_ERROR) after reading the stream,
 		// then the connection is closed.
 		name: "goaway_after_read", h2only: true,

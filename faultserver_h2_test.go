@@ -258,6 +258,12 @@ func (c *h2ServerConn) handle(st *h2Stream) {
 		}
 	case faultRSTStream:
 		_ = c.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(st.id, a.code) })
+	case faultGoAwayLast:
+		// The stream is named the last one processed: it may have been.
+		c.lastID.Store(st.id)
+		c.goneAway.Store(true)
+		_ = c.write(func(fr *http2.Framer) error { return fr.WriteGoAway(st.id, a.code, a.debug) })
+		c.closeWrite()
 	case faultGoAway:
 		c.goAway(0, a.code)
 		c.closeWrite()

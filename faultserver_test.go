@@ -100,6 +100,7 @@ const (
 	faultResetConn                          // reset the TCP connection (SO_LINGER 0)
 	faultRSTStream                          // HTTP/2 only: RST_STREAM with code
 	faultGoAway                             // HTTP/2 only: GOAWAY(0, code), then close
+	faultGoAwayLast                         // HTTP/2 only: GOAWAY(this stream, code, debug), then close
 	faultHoldRequest                        // never answer
 )
 
@@ -109,6 +110,8 @@ type faultAction struct {
 	header http.Header
 	body   []byte
 	code   http2.ErrCode
+	// debug is a GOAWAY's debug data, text of the server's choosing.
+	debug []byte
 	// closeAfter closes the connection gracefully after the answer
 	// (HTTP/1.1 Connection: close; HTTP/2 GOAWAY with this stream last).
 	closeAfter bool

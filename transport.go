@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -415,10 +416,19 @@ func finalTransportError(err error) bool {
 
 // refusedStream reports an HTTP/2 RST_STREAM with REFUSED_STREAM. net/http
 // does not export its stream error, and reports it only in the text of the
-// error it returns when it could not resend a body by itself.
+// error it returns when it could not resend a body by itself; that text is
+// matched whole, because other errors quote what the server sent: a GOAWAY's
+// code and debug data (a GOAWAY naming the stream may follow its
+// processing) or an HTTP/1.1 status line.
 func refusedStream(err error) bool {
-	return strings.Contains(err.Error(), "REFUSED_STREAM")
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return refusedStreamText.MatchString(err.Error())
 }
+
+var refusedStreamText = regexp.MustCompile(`^http2: Transport: cannot retry err \[stream error: stream ID [0-9]+; REFUSED_STREAM(; received from peer)?\] after Request\.Body was written; define Request\.GetBody to avoid this error$`)
 
 // scrubURLError removes the query from the URL of a *url.Error: the query of
 // a GET holds parameters such as the customer's MSISDN.
