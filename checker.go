@@ -41,6 +41,8 @@ type rulebook struct {
 }
 
 func (k *checker) fail(field, rule, value string) {
+	// A phone number typed into the wrong field is still one.
+	value = redact.PhoneNumbers(value)
 	if len(value) > 64 {
 		cut := 64
 		for cut > 0 && !utf8.RuneStart(value[cut]) {

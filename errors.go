@@ -279,7 +279,9 @@ type FieldError struct {
 	Field string
 	// Rule says what the value must be ("required", "must match ^\d*\.?\d+$").
 	Rule string
-	// Value is the offending value; MSISDNs are masked and long values cut.
+	// Value is the offending value, with MSISDNs and every run of nine or
+	// more digits (a phone number in another field) masked, and long
+	// values cut.
 	Value string
 }
 

@@ -3,6 +3,7 @@ package mpesa
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -627,6 +628,36 @@ func TestFieldValuesStayValidUTF8(t *testing.T) {
 	assert.Less(t, len(v), len(long), "a long value is shortened")
 	assert.True(t, utf8.ValidString(v), "the cut splits a character: %q", v)
 	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(v, "…")), "the value is a prefix of the input")
+}
+
+// TestRefusedValuesMaskPhoneNumbers: a phone number typed into a field that
+// is not a phone number's is masked in the error all the same, on every
+// gateway.
+func TestRefusedValuesMaskPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	const phone = "254712345678"
+	f := newDarajaFake()
+	dj, _ := darajaClient(t, f)
+	oa, _ := mockGatewayClient(t, gwOA)
+	for name, call := range map[string]func() error{
+		"daraja": func() error {
+			_, err := dj.C2B(context.Background(), C2BRequest{Amount: "1", CustomerMSISDN: testKenyaMSISDN,
+				TransactionReference: "INV1", TillNumber: phone, PurchasedItemsDesc: "Pay " + phone})
+			return err
+		},
+		"openapi": func() error {
+			_, err := oa.C2B(context.Background(), with(validC2B(gwOA), func(r *C2BRequest) { r.TransactionReference = "#" + phone }))
+			return err
+		},
+	} {
+		err := call()
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, name)
+		for _, out := range []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+			assert.NotContains(t, out, phone, name)
+			assert.Contains(t, out, "254******678", name)
+		}
+	}
 }
 
 // TestValidationAcceptsDocumentedEdges sends the values at the edges of

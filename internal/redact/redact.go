@@ -28,6 +28,33 @@ func MSISDN(s string) string {
 // eight, so the limit is nine.
 const minDigitRun = 9
 
+// PhoneNumbers masks every run of nine or more digits in s as MSISDN does
+// and leaves every other byte as it is, control characters and invalid
+// UTF-8 included: for a value an error quotes to say what is wrong with it.
+func PhoneNumbers(s string) string {
+	var b strings.Builder
+	done, start := 0, -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= minDigitRun {
+			b.WriteString(s[done:start])
+			b.WriteString(MSISDN(s[start:i]))
+			done = i
+		}
+		start = -1
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
 // Text makes gateway-supplied free text safe for an error string: runs of
 // nine or more digits (a phone number) are masked with MSISDN, control
 // characters become spaces and invalid UTF-8 is replaced.
