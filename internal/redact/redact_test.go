@@ -37,12 +37,12 @@ func TestText(t *testing.T) {
 
 func TestPhoneNumbers(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                        "",
-		"INV-1":                   "INV-1",
-		"12345678":                "12345678",
-		"254712345678":            "254******678",
+		"":                       "",
+		"INV-1":                  "INV-1",
+		"12345678":               "12345678",
+		"254712345678":           "254******678",
 		"Pay 254712345678 now\t": "Pay 254******678 now\t",
-		"a\xff 0712345678 b 123":  "a\xff 071****678 b 123",
+		"a\xff 0712345678 b 123": "a\xff 071****678 b 123",
 	} {
 		if got := PhoneNumbers(in); got != want {
 			t.Errorf("PhoneNumbers(%q) = %q, want %q", in, got, want)
