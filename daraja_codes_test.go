@@ -274,6 +274,14 @@ func TestDarajaAnswerCodes(t *testing.T) {
 			[]error{ErrInsufficientBalance}},
 		{APIB2C, 200, `{"ConversationID":"AG_1","OriginatorConversationID":"REF1","ResponseCode":"77","ResponseDescription":"?"}`,
 			[]error{ErrOutcomeUnknown}},
+		// M-Pesa's internal failure says nothing of what it did with a
+		// payment; a query's is only an error.
+		{APIB2C, 200, `{"ConversationID":"AG_1","OriginatorConversationID":"REF1","ResponseCode":"100000004","ResponseDescription":"Internal Server Error"}`,
+			[]error{ErrInternal, ErrOutcomeUnknown}},
+		{APIB2B, 200, `{"ConversationID":"AG_1","OriginatorConversationID":"REF1","ResponseCode":"17","ResponseDescription":"Internal Failure"}`,
+			[]error{ErrInternal, ErrOutcomeUnknown}},
+		{APIAccountBalance, 200, `{"ConversationID":"AG_1","OriginatorConversationID":"REF1","ResponseCode":"17","ResponseDescription":"Internal Failure"}`,
+			[]error{ErrInternal}},
 		{APIB2C, 200, `{"ConversationID":"AG_1","OriginatorConversationID":"REF1","ResponseDescription":"no code"}`,
 			[]error{ErrUnexpectedResponse, ErrOutcomeUnknown}},
 		{APIC2B, 201, `{"MerchantRequestID":"1","CheckoutRequestID":"ws_CO_1","ResponseCode":"0","ResponseDescription":"ok"}`, nil},

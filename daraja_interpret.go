@@ -194,6 +194,10 @@ func (d *daraja) interpret(rq *request, status int, data []byte) *Error {
 		// A success status with an undocumented refusal: the answer
 		// contradicts itself, and the payment may have gone through.
 		e.add(ErrOutcomeUnknown)
+	case payment && known && entry.info.Kind == ErrInternal:
+		// M-Pesa's own failure says nothing of what it did with the
+		// payment, as on the error envelope.
+		e.add(ErrOutcomeUnknown)
 	case !known && status >= 500:
 		if payment {
 			e.add(ErrOutcomeUnknown)
