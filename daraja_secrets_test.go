@@ -101,7 +101,7 @@ func TestDarajaSecretsNeverLeak(t *testing.T) {
 	// Printed values.
 	reqs := []any{
 		C2BRequest{CustomerMSISDN: msisdn}, B2CRequest{CustomerMSISDN: msisdn}, B2BRequest{Requester: msisdn},
-		SimulateC2BRequest{MSISDN: msisdn}, PullRegisterRequest{NominatedNumber: msisdn}, PullTransaction{MSISDN: msisdn},
+		SimulateC2BRequest{MSISDN: msisdn}, PullRegisterRequest{NominatedNumber: msisdn}, PullTransaction{MSISDN: msisdn, Sender: msisdn, Extra: map[string]string{"Payer": msisdn}},
 		ReversalRequest{SecurityCredential: Secret(testInitiatorPassword)},
 	}
 	for _, v := range append(reqs, c, gc) {

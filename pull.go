@@ -114,18 +114,28 @@ type PullTransaction struct {
 	Extra map[string]string `json:",omitempty"`
 }
 
-// Format prints the transaction with the number masked, whatever the verb.
+// Format prints the transaction with the number masked, whatever the verb;
+// a number in Sender or in Extra is masked too.
 func (t PullTransaction) Format(f fmt.State, verb rune) {
-	t.MSISDN = redact.MSISDN(t.MSISDN)
-	type pullTransaction PullTransaction
-	fmt.Fprintf(f, fmt.FormatString(f, verb), pullTransaction(t))
+	fmt.Fprintf(f, fmt.FormatString(f, verb), t.masked())
 }
 
-// LogValue describes the transaction to log/slog with the number masked.
-func (t PullTransaction) LogValue() slog.Value {
+// LogValue describes the transaction to log/slog, masked as Format does.
+func (t PullTransaction) LogValue() slog.Value { return slog.AnyValue(t.masked()) }
+
+type pullTransaction PullTransaction
+
+func (t PullTransaction) masked() pullTransaction {
 	t.MSISDN = redact.MSISDN(t.MSISDN)
-	type pullTransaction PullTransaction
-	return slog.AnyValue(pullTransaction(t))
+	t.Sender = redact.Text(t.Sender)
+	if t.Extra != nil {
+		extra := make(map[string]string, len(t.Extra))
+		for k, v := range t.Extra {
+			extra[k] = maskExtra(k, v)
+		}
+		t.Extra = extra
+	}
+	return pullTransaction(t)
 }
 
 // PullQuery fetches the C2B payments of a period
