@@ -93,12 +93,7 @@ func (s *Server) b2cPay(rq *djRequest) djAnswer {
 		r := &djResult{api: mpesa.APIB2C, originator: originator, conv: conv, code: code,
 			desc: resultDesc(mpesa.APIB2C, code, resultDescs), numeric: true,
 			refs: []jobj{kv("QueueTimeoutURL", internalQueueURL)}}
-		settle := func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			r.txID = s.settlePaymentLocked(pay, code)
-		}
-		return s.sendResult(rq, ack, settle, func() *djResult {
+		return s.sendResult(rq, ack, s.settleInto(r, pay, code), func() *djResult {
 			if code == "0" {
 				working, utility := s.balancesLocked(pay.shortcode)
 				c := s.customerLocked(pay.msisdn)
@@ -143,6 +138,17 @@ func (s *Server) resultCall(rq *djRequest, initiatorField, originator string, se
 	return serve(originator, conv, ack, initiator)
 }
 
+// settleInto returns the settle step of a payment answered through the
+// Result callback: the payment settles with code, and the result takes its
+// transaction ID.
+func (s *Server) settleInto(r *djResult, pay *djPayment, code string) func() {
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		r.txID = s.settlePaymentLocked(pay, code)
+	}
+}
+
 // b2bPay serves business pay bill, buy goods and the B2C top-up
 // (docs/gateways.md D16); its page writes ResultCode as a string and
 // ReferenceItem as an array.
@@ -182,12 +188,7 @@ func (s *Server) b2bPay(rq *djRequest) djAnswer {
 		r := &djResult{api: mpesa.APIB2B, originator: originator, conv: conv, code: code,
 			desc: resultDesc(mpesa.APIB2B, code, resultDescs), refArray: true,
 			refs: []jobj{kv("BillReferenceNumber", p["AccountReference"]), kv("QueueTimeoutURL", internalQueueURL)}}
-		settle := func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			r.txID = s.settlePaymentLocked(pay, code)
-		}
-		return s.sendResult(rq, ack, settle, func() *djResult {
+		return s.sendResult(rq, ack, s.settleInto(r, pay, code), func() *djResult {
 			if code == "0" {
 				working, _ := s.balancesLocked(pay.shortcode)
 				bal := "{Amount={CurrencyCode=KES, MinimumAmount=" + strconv.FormatInt(working*100, 10) +
