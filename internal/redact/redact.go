@@ -132,8 +132,7 @@ func Excerpt(body []byte, n int, secrets ...string) string {
 	for _, s := range secrets {
 		limit = max(limit, n+len(s))
 	}
-	s := collapseSpace(body, limit)
-	cut := len(s) == limit
+	s, cut := collapseSpace(body, limit)
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, Mask)
@@ -172,12 +171,14 @@ func dropSecretStart(s string, secrets []string) string {
 
 // collapseSpace returns body with leading and trailing white space removed
 // and each run of it inside made one space, as strings.Fields and Join
-// would, stopping once the result holds limit bytes.
-func collapseSpace(body []byte, limit int) string {
+// would, stopping once the result holds limit bytes; cut reports that it
+// stopped before the end of body.
+func collapseSpace(body []byte, limit int) (s string, cut bool) {
 	var b strings.Builder
 	b.Grow(min(len(body), limit))
 	space := false
-	for i := 0; i < len(body) && b.Len() < limit; {
+	i := 0
+	for i < len(body) && b.Len() < limit {
 		r, size := utf8.DecodeRune(body[i:])
 		if unicode.IsSpace(r) {
 			space = true
@@ -190,7 +191,7 @@ func collapseSpace(body []byte, limit int) string {
 		}
 		i += size
 	}
-	return b.String()
+	return b.String(), i < len(body)
 }
 
 // Scrub replaces every secret in s with Mask.

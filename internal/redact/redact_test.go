@@ -103,6 +103,22 @@ func TestExcerptMasksCannotMoveACutSecretIntoView(t *testing.T) {
 	}
 }
 
+// TestExcerptCutInsideAWideCharacter: the limit may fall inside a character
+// of several bytes of a secret; the start of the secret cut there is
+// dropped all the same.
+func TestExcerptCutInsideAWideCharacter(t *testing.T) {
+	const secret = "tOkEn€SGW€cJPtNtY€NPGm6uSYR9yA0000tOkEn€SGWcJPtNtYNPGm6u"
+	for lead := 0; lead < 120; lead++ {
+		body := []byte(secret + " " + strings.Repeat("x", lead) + secret)
+		got := Excerpt(body, 60, secret)
+		for i := 0; i+6 <= len(secret); i++ {
+			if strings.Contains(got, secret[i:i+6]) {
+				t.Fatalf("lead %d: a piece of the secret in %q", lead, got)
+			}
+		}
+	}
+}
+
 func FuzzExcerpt(f *testing.F) {
 	f.Add([]byte("<html>255744553111</html>"), "secret")
 	f.Add([]byte("\xff\xfe\x00"), "")
