@@ -1,7 +1,6 @@
 package mpesa
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -130,34 +129,7 @@ func BenchmarkDarajaCallback(b *testing.B) {
 	for _, shape := range []struct{ name, body string }{{"stk", benchSTKCallback}, {"b2c", benchB2CResult}} {
 		for _, impl := range impls {
 			b.Run("shape="+shape.name+"/impl="+impl.name, func(b *testing.B) {
-				body := []byte(shape.body)
-				slot := bytes.Index(body, []byte("000000000000"))
-				req, err := http.NewRequest(http.MethodPost, "http://listener.example/daraja/result", nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				req.RemoteAddr = "196.201.214.200:40123"
-				req.ContentLength = int64(len(body))
-				rb := new(benchBody)
-				w := &benchWriter{hdr: http.Header{}}
-				b.SetBytes(int64(len(body)))
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					n := uint64(i)
-					for j := slot + 11; j >= slot; j-- {
-						body[j] = byte('0' + n%10)
-						n /= 10
-					}
-					rb.Reset(body)
-					req.Body = rb
-					w.reset()
-					impl.h.ServeHTTP(w, req)
-					if w.status != http.StatusOK || w.n == 0 {
-						b.Fatalf("status %d, %d bytes", w.status, w.n)
-					}
-				}
+				benchPosts(b, impl.h, "http://listener.example/daraja/result", "196.201.214.200:40123", shape.body)
 			})
 		}
 	}

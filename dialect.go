@@ -51,16 +51,6 @@ type request struct {
 	secret string
 }
 
-// secretsOf returns the secrets to mask in an error of rq: the client's and
-// the call's own.
-func (c *Client) secretsOf(rq *request) []string {
-	s := c.secrets()
-	if rq != nil && rq.secret != "" {
-		s = append(s, rq.secret)
-	}
-	return s
-}
-
 // payment reports whether the call may move money or change something (a
 // payment, a mandate): resending it is only allowed when the gateway
 // provably did not process it.

@@ -446,6 +446,16 @@ func scrubURLError(err error) error {
 // secrets returns the values no excerpt may contain.
 func (c *Client) secrets() []string { return c.d.secrets() }
 
+// secretsOf returns the secrets to mask in an error of rq: the client's and
+// the call's own.
+func (c *Client) secretsOf(rq *request) []string {
+	s := c.secrets()
+	if rq != nil && rq.secret != "" {
+		s = append(s, rq.secret)
+	}
+	return s
+}
+
 // newError returns an *Error of this client for api.
 func (c *Client) newError(api API, ref string, kind, cause error) *Error {
 	e := &Error{Gateway: c.gateway, API: api, ThirdPartyConversationID: ref, Err: cause}
