@@ -27,7 +27,9 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 		res.API = APITransactionStatus
 	}
 	key := res.dedupKey()
-	if h.verifier != nil && !status && res.OK() && !res.namesTransaction() {
+	success := h.verifier != nil && !status && res.OK() // a success to verify, if it names a transaction
+	names := res.namesTransaction()
+	if success && !names {
 		// A success that names no transaction reaches the application
 		// unverified. It must not use up the key of the verifiable result
 		// of the same conversation: a forged one sent first would have the
@@ -55,7 +57,7 @@ func (h *Handler) process(ctx context.Context, w http.ResponseWriter, res *Resul
 		}
 	}()
 
-	if h.verifier != nil && !status && res.OK() && res.namesTransaction() {
+	if success && names {
 		switch v := h.verify(ctx, res); v.status {
 		case http.StatusOK:
 			res.Verified = true
